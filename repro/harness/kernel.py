@@ -1,0 +1,340 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Kernel source, configuration, patch series and cached builds.
+
+A kernel of the run is a row of repro/kernels.tsv: a name, a patch series
+(or '-'), config fragments and the behaviour model it should match.  Builds
+are cached outside the clone under $KIT_CACHE, keyed by
+
+    (source version, config fragments, patch contents)
+
+so a second run with nothing changed builds nothing.  All kernels of one
+source and config share one source tree (a git repository made from the
+unpacked tarball) and one O= build directory: switching from stock to
+patched rewrites only the files the series touches, so only those objects
+are rebuilt and no second cold build is paid.
+"""
+
+import fcntl
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+from .util import (KIT_ROOT, KitError, Phase, cache_dir, digest, file_digest,
+                   log, need_space)
+
+ARCH = 'x86_64'
+KERNELS_TSV = os.path.join(KIT_ROOT, 'repro', 'kernels.tsv')
+CONFIG_DIR = os.path.join(KIT_ROOT, 'kernel-patch', 'config')
+PATCH_DIR = os.path.join(KIT_ROOT, 'kernel-patch')
+DEBIAN_TARBALL = '/usr/src/linux-source-{ver}.tar.xz'
+DEFAULT_KVER = '6.1'
+GIT = ['git', '-c', 'user.name=shmem-rfc-kit',
+       '-c', 'user.email=shmem-rfc-kit@localhost',
+       '-c', 'core.excludesFile=/dev/null', '-c', 'advice.detachedHead=false']
+
+
+class KernelSpec:
+    """One row of kernels.tsv."""
+
+    def __init__(self, name, series, configs, model):
+        self.name = name
+        self.series = series
+        self.configs = configs
+        self.model = model
+
+    def __repr__(self):
+        return f'KernelSpec({self.name})'
+
+
+def load_kernels(path=KERNELS_TSV):
+    specs = {}
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.split('#', 1)[0].strip()
+            if not line:
+                continue
+            cols = line.split()
+            if len(cols) != 4:
+                raise KitError(f'{path}:{lineno}: want 4 columns '
+                               f'(name series configs model), got {len(cols)}')
+            name, series, configs, model = cols
+            specs[name] = KernelSpec(name, series, configs.split(','), model)
+    return specs
+
+
+class Source:
+    """A kernel tree under the cache, with a git history we can patch."""
+
+    def __init__(self):
+        ksrc = os.environ.get('KSRC')
+        if ksrc:
+            self._from_ksrc(os.path.abspath(ksrc))
+        else:
+            self._from_debian(os.environ.get('KVER', DEFAULT_KVER))
+        self.version = make_kernelversion(self.path)
+        self.series_ver = '.'.join(self.version.split('.')[:2])
+
+    @staticmethod
+    def check_tree(path, what):
+        needed = ['Makefile', 'mm/shmem.c', 'arch/x86/Kconfig',
+                  'scripts/kconfig/merge_config.sh']
+        missing = [n for n in needed if not os.path.exists(os.path.join(path, n))]
+        if missing:
+            raise KitError(f'{what}={path} is not a kernel tree: missing '
+                           f'{", ".join(missing)}')
+
+    def _from_debian(self, kver):
+        tarball = DEBIAN_TARBALL.format(ver=kver)
+        if not os.path.exists(tarball):
+            raise KitError(f'{tarball} not found: install it with '
+                           f'"apt-get install linux-source-{kver}" '
+                           f'(make deps does), or set KSRC=/path/to/linux')
+        pkgver = subprocess.run(
+            ['dpkg-query', '-W', '-f=${Version}', f'linux-source-{kver}'],
+            capture_output=True, text=True).stdout.strip() or 'unknown'
+        self.id = f'debian-linux-source-{kver}_{pkgver}'
+        self.path = os.path.join(cache_dir(), 'src', self.id)
+        if os.path.exists(os.path.join(self.path, '.kit-ready')):
+            return
+        need_space(cache_dir(), 8)
+        with Phase(f'unpack {os.path.basename(tarball)}'):
+            tmp = self.path + '.tmp'
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+            run(['tar', '-xf', tarball, '-C', tmp, '--strip-components=1'],
+                what=f'unpacking {tarball}')
+            self._git_init(tmp)
+            shutil.rmtree(self.path, ignore_errors=True)
+            os.rename(tmp, self.path)
+            open(os.path.join(self.path, '.kit-ready'), 'w').close()
+
+    def _from_ksrc(self, ksrc):
+        self.check_tree(ksrc, 'KSRC')
+        # The user's tree is never modified: it is mirrored into the cache
+        # (rsync keeps mtimes, so an unchanged file is not rebuilt) and the
+        # series is applied to the mirror.
+        self.id = f'ksrc-{digest(ksrc)}'
+        self.path = os.path.join(cache_dir(), 'src', self.id)
+        need_space(cache_dir(), 8)
+        with Phase(f'mirror KSRC={ksrc}'):
+            os.makedirs(self.path, exist_ok=True)
+            run(['rsync', '-a', '--delete', '--exclude=/.git',
+                 '--exclude=/.kit-ready', ksrc + '/', self.path + '/'],
+                what=f'copying KSRC={ksrc}')
+            shutil.rmtree(os.path.join(self.path, '.git'), ignore_errors=True)
+            if os.path.exists(os.path.join(self.path, '.config')):
+                raise KitError(f'KSRC={ksrc} has been configured in place '
+                               f'(.config exists); run "make mrproper" there '
+                               f'so that O= builds work')
+            self._git_init(self.path)
+            # Tree content, not its path, keys the builds.
+            head = subprocess.run(GIT + ['rev-parse', 'HEAD^{tree}'],
+                                  cwd=self.path, capture_output=True,
+                                  text=True).stdout.strip()
+            self.id = f'ksrc-{head[:16]}'
+
+    @staticmethod
+    def _git_init(path):
+        # The Debian tarball ships a .gitignore that ignores everything at
+        # the top level; excludes are switched off so the whole tree is kept.
+        run(GIT + ['init', '-q'], cwd=path, what='git init')
+        run(GIT + ['add', '-f', '-A', '.'], cwd=path, what='git add')
+        run(GIT + ['commit', '-q', '-m', 'unpacked source'], cwd=path,
+            what='git commit')
+        run(GIT + ['tag', '-f', 'base'], cwd=path, what='git tag')
+
+    def series_files(self, series):
+        """The patch files of a series, in order; [] for '-'."""
+        if series == '-':
+            return []
+        sfile = os.path.join(PATCH_DIR, series.format(ver=self.series_ver))
+        if not os.path.exists(sfile):
+            raise KitError(f'{os.path.relpath(sfile, KIT_ROOT)} not found: '
+                           f'no patch series for linux {self.series_ver}')
+        files = []
+        with open(sfile) as f:
+            for line in f:
+                line = line.split('#', 1)[0].strip()
+                if line:
+                    p = os.path.join(os.path.dirname(sfile), line)
+                    if not os.path.exists(p):
+                        raise KitError(f'{os.path.relpath(sfile, KIT_ROOT)} '
+                                       f'names {line}, which does not exist')
+                    files.append(p)
+        return files
+
+    def checkout(self, series):
+        """Make the tree the base plus `series`; return the patch digest."""
+        patches = self.series_files(series)
+        pdig = file_digest(patches) if patches else 'stock'
+        branch = f'kit-{pdig}'
+        if subprocess.run(GIT + ['rev-parse', '-q', '--verify', branch],
+                          cwd=self.path, capture_output=True).returncode == 0:
+            run(GIT + ['checkout', '-q', '-f', branch], cwd=self.path,
+                what=f'git checkout {branch}')
+            return pdig
+        run(GIT + ['checkout', '-q', '-f', '-B', branch, 'base'],
+            cwd=self.path, what='git checkout base')
+        for p in patches:
+            r = subprocess.run(GIT + ['am', '-q', '--3way', p], cwd=self.path,
+                               capture_output=True, text=True)
+            if r.returncode:
+                subprocess.run(GIT + ['am', '--abort'], cwd=self.path,
+                               capture_output=True)
+                run(GIT + ['checkout', '-q', '-f', 'base'], cwd=self.path,
+                    what='git checkout base')
+                subprocess.run(GIT + ['branch', '-D', branch], cwd=self.path,
+                               capture_output=True)
+                why = '\n  '.join(l for l in (r.stdout + r.stderr).splitlines()
+                                  if l.strip() and not l.startswith('hint:'))
+                raise KitError(f'{os.path.relpath(p, KIT_ROOT)} does not apply '
+                               f'to linux {self.version}:\n  {why}')
+        return pdig
+
+
+def run(cmd, what, cwd=None, **kw):
+    try:
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, **kw)
+    except FileNotFoundError:
+        raise KitError(f'{what}: {cmd[0]} not found (run "make deps")')
+    if r.returncode:
+        raise KitError(f'{what} failed ({" ".join(cmd[:3])}...):\n'
+                       + (r.stdout + r.stderr)[-2000:])
+    return r.stdout
+
+
+def make_kernelversion(path):
+    return run(['make', '-s', '-C', path, 'kernelversion'],
+               what='make kernelversion').strip()
+
+
+def read_kconfig(path):
+    opts = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip())
+            if m:
+                opts[m.group(1)] = m.group(2)
+            m = re.match(r'^# (CONFIG_\w+) is not set$', line.strip())
+            if m:
+                opts[m.group(1)] = 'n'
+    return opts
+
+
+def fragment_paths(names):
+    paths = []
+    for n in names:
+        p = os.path.join(CONFIG_DIR, n + '.config')
+        if not os.path.exists(p):
+            raise KitError(f'config fragment {os.path.relpath(p, KIT_ROOT)} '
+                           f'not found (kernels.tsv names "{n}")')
+        paths.append(p)
+    return paths
+
+
+def configure(src, bdir, frags):
+    """tinyconfig + fragments via merge_config.sh, then verify every option."""
+    mk = ['make', '-C', src.path, f'O={bdir}', f'ARCH={ARCH}']
+    run(mk + ['tinyconfig'], what='make tinyconfig')
+    run([os.path.join(src.path, 'scripts/kconfig/merge_config.sh'), '-m',
+         '-O', bdir, os.path.join(bdir, '.config')] + frags,
+        cwd=src.path, what='merge_config.sh')
+    run(mk + ['olddefconfig'], what='make olddefconfig')
+    want = {}
+    for fr in frags:
+        want.update(read_kconfig(fr))
+    have = read_kconfig(os.path.join(bdir, '.config'))
+    lost = [f'{k}={v} (got {have.get(k, "unset")})' for k, v in want.items()
+            if have.get(k, 'n') != v]
+    if lost:
+        raise KitError('requested config options did not survive olddefconfig '
+                       '(a dependency is missing or the name is wrong):\n  '
+                       + '\n  '.join(lost))
+
+
+def build(spec, src=None, jobs=None):
+    """Return the path of a cached bzImage for `spec`, building if needed."""
+    src = src or Source()
+    frags = fragment_paths(spec.configs)
+    cdig = digest(ARCH, file_digest(frags))
+    patches = src.series_files(spec.series)
+    pdig = file_digest(patches) if patches else 'stock'
+    key = f'{src.id}-{cdig}-{pdig}'
+    kdir = os.path.join(cache_dir(), 'kernels', key)
+    image = os.path.join(kdir, 'bzImage')
+    if os.path.exists(image):
+        log(f'{spec.name}: cached kernel {key}')
+        return image, src.version
+
+    bdir = os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}')
+    os.makedirs(bdir, exist_ok=True)
+    need_space(cache_dir(), 2)
+    # One tree, one build directory: serialise concurrent runs.
+    with open(os.path.join(src.path, '.kit-lock'), 'w') as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        with Phase(f'{spec.name}: patch'):
+            src.checkout(spec.series)
+        stamp = os.path.join(bdir, '.kit-config')
+        if not (os.path.exists(stamp) and open(stamp).read() == cdig):
+            with Phase(f'{spec.name}: configure'):
+                configure(src, bdir, frags)
+                with open(stamp, 'w') as f:
+                    f.write(cdig)
+        logf = os.path.join(bdir, 'build.log')
+        with Phase(f'{spec.name}: build'):
+            kbuild(src, bdir, logf, jobs or os.cpu_count(), spec.name)
+        os.makedirs(kdir + '.tmp', exist_ok=True)
+        for f in ('arch/x86/boot/bzImage', '.config', 'System.map'):
+            shutil.copy(os.path.join(bdir, f),
+                        os.path.join(kdir + '.tmp', os.path.basename(f)))
+        shutil.copy(logf, os.path.join(kdir + '.tmp', 'build.log'))
+        shutil.rmtree(kdir, ignore_errors=True)
+        os.rename(kdir + '.tmp', kdir)
+    return image, src.version
+
+
+def kbuild(src, bdir, logf, jobs, name):
+    """Run Kbuild with a compact progress line; full log to a file."""
+    cmd = ['make', '-C', src.path, f'O={bdir}', f'ARCH={ARCH}', f'-j{jobs}',
+           'bzImage']
+    expect = 0
+    statf = os.path.join(bdir, '.kit-objects')
+    if os.path.exists(statf):
+        expect = int(open(statf).read() or 0)
+    objs, last = 0, 0.0
+    t0 = time.monotonic()
+    tty = sys.stderr.isatty()
+    with open(logf, 'w') as lf:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        for line in p.stdout:
+            lf.write(line)
+            if line.lstrip().startswith(('CC ', 'AS ', 'LD ', 'AR ')):
+                objs += 1
+            now = time.monotonic()
+            if now - last > (1 if tty else 30):
+                last = now
+                pct = f' ({min(99, 100 * objs // expect)}%)' if expect else ''
+                msg = (f'[kit] {name}: building, {objs} objects{pct}, '
+                       f'{now - t0:.0f}s')
+                print(('\r' + msg) if tty else msg, end='' if tty else '\n',
+                      file=sys.stderr, flush=True)
+        rc = p.wait()
+    if tty:
+        print(file=sys.stderr)
+    if rc:
+        tail = ''.join(open(logf).readlines()[-25:])
+        raise KitError(f'{name}: kernel build failed; last lines of {logf}:\n'
+                       f'{tail}')
+    if objs > expect:
+        with open(statf, 'w') as f:
+            f.write(str(objs))
+
+
+def list_images():
+    return sorted(glob.glob(os.path.join(cache_dir(), 'kernels', '*',
+                                         'bzImage')))
