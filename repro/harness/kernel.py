@@ -27,6 +27,8 @@ from .util import (KIT_ROOT, KitError, Phase, cache_dir, digest, file_digest,
                    log, need_space)
 
 ARCH = 'x86_64'
+# Bump when the way a kernel is built changes, so cached images are not reused.
+RECIPE = 'kbuild-1 LOCALVERSION='
 KERNELS_TSV = os.path.join(KIT_ROOT, 'repro', 'kernels.tsv')
 CONFIG_DIR = os.path.join(KIT_ROOT, 'kernel-patch', 'config')
 PATCH_DIR = os.path.join(KIT_ROOT, 'kernel-patch')
@@ -196,9 +198,23 @@ class Source:
         return pdig
 
 
+def kbuild_env():
+    """The environment for Kbuild, without what our own make passed down.
+
+    A `make repro O=...` puts O= and the jobserver into MAKEFLAGS, and Kbuild
+    would take that O= for its own output directory.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES',
+                        'O', 'KBUILD_OUTPUT')}
+    env['LOCALVERSION'] = ''
+    return env
+
+
 def run(cmd, what, cwd=None, **kw):
     try:
-        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, **kw)
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                           env=kbuild_env(), **kw)
     except FileNotFoundError:
         raise KitError(f'{what}: {cmd[0]} not found (run "make deps")')
     if r.returncode:
@@ -260,7 +276,7 @@ def build(spec, src=None, jobs=None):
     """Return the path of a cached bzImage for `spec`, building if needed."""
     src = src or Source()
     frags = fragment_paths(spec.configs)
-    cdig = digest(ARCH, file_digest(frags))
+    cdig = digest(ARCH, RECIPE, file_digest(frags))
     patches = src.series_files(spec.series)
     pdig = file_digest(patches) if patches else 'stock'
     key = f'{src.id}-{cdig}-{pdig}'
@@ -309,7 +325,7 @@ def kbuild(src, bdir, logf, jobs, name):
     t0 = time.monotonic()
     tty = sys.stderr.isatty()
     with open(logf, 'w') as lf:
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=kbuild_env(),
                              stderr=subprocess.STDOUT, text=True)
         for line in p.stdout:
             lf.write(line)

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# shmem MAP_PRIVATE hole RFC kit: one entry point.
+#
+#   make repro      build stock and patched kernels, boot each in QEMU, run
+#                   every reproducer, print the verdict table (installs what
+#                   it needs when run as root)
+#   make check      the tests: unit tests, checkpatch, make repro, KTAP
+#                   validation with the kernel's kunit.py, htmldocs
+#   make repro-host the reproducers on the running kernel, classified
+#   make htmldocs   the RFC and the user guide as HTML (build/html)
+#   make kernels    only build (or find cached) the kernels
+#   make clean      remove build/ (kernel builds are cached in KIT_CACHE)
+#
+# Variables: KERNELS="stock patched" (rows of repro/kernels.tsv), KSRC=,
+# KVER=6.1, KIT_CACHE=~/.cache/shmem-rfc-kit, TIMEOUT=300 (per guest),
+# SCENARIO_TIMEOUT=60 (per reproducer), ACCEL=kvm|tcg, O=build.
+
+O ?= build
+override O := $(abspath $(O))
+export O
+
+PYTHON ?= python3
+HARNESS = $(PYTHON) -m repro.harness
+CC = gcc
+CFLAGS = -O2 -g -Wall -Wextra -Werror -pthread
+LDFLAGS = -static -pthread
+
+.PHONY: all deps repro repro-host kernels check htmldocs clean
+
+all: userspace
+
+include repro/build.mk
+
+RUNNER = $(O)/bin/runner
+
+$(RUNNER): repro/vm/runner.c | $(O)/bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(O)/bin/scenarios.list: Makefile repro/build.mk | $(O)/bin
+	echo $(REPRO_SCENARIOS) > $@
+
+$(O)/bin:
+	mkdir -p $@
+
+userspace: $(RUNNER) $(O)/bin/scenarios.list \
+	$(addprefix $(O)/bin/,$(REPRO_SCENARIOS)) $(O)/bin/test-kit
+
+# The harness is Python: bootstrap python3 itself, then let it check the rest
+# (the C build needs gcc, libc and libcap before anything else).
+deps-build:
+	@command -v $(PYTHON) >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && \
+	    apt-get install -y -q python3; \
+	  else echo "error: $(PYTHON) not found; run as root:" \
+	    "apt-get install -y python3"; exit 2; fi; }
+	$(HARNESS) deps build
+
+deps: deps-build
+	$(HARNESS) deps repro
+
+repro: deps
+	$(MAKE) userspace
+	$(HARNESS) repro
+
+repro-host: deps-build
+	$(MAKE) userspace
+	$(HARNESS) host
+
+kernels: deps
+	$(HARNESS) kernels
+
+htmldocs:
+	$(HARNESS) deps htmldocs
+	sphinx-build -W -q -b html . $(O)/html
+	@echo "HTML: $(O)/html/index.html"
+
+check: deps
+	$(HARNESS) deps htmldocs
+	$(MAKE) userspace
+	$(PYTHON) tests/check.py
+
+clean:
+	rm -rf $(O)
+
+.PHONY: deps-build userspace

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build rules of the reproducer scenarios and the kit's unit tests, for the
+# top-level Makefile to include.  It sets O, the build directory, before the
+# include; build is the default.
+#
+#   $(O)/bin/<scenario>   one static program per name in REPRO_SCENARIOS,
+#                         from repro/scenarios/<scenario>.c and repro/lib
+#   $(O)/bin/test-kit     unit tests of repro/lib (tests/lib/test-kit.c)
+#   $(O)/obj/             objects and their dependency files
+#
+# The programs run as the only userspace of a minimal guest: static, so
+# that the initramfs needs no C library.
+#
+# Targets: repro-bins (all of the above), repro-test-kit (build and run the
+# unit tests).  REPRO_BINS lists the scenario programs for the initramfs.
+
+O ?= build
+ifeq ($(strip $(O)),)
+$(error O must name the build directory; empty would build into /bin and /obj)
+endif
+
+REPRO_SCENARIOS := private-write-hole uffd-missing uffd-copy-isolation
+
+# Paths relative to this file, whatever directory make runs in.
+REPRO_SRC := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+REPRO_TOP := $(patsubst %/,%,$(dir $(REPRO_SRC)))
+
+REPRO_CC ?= $(CC)
+REPRO_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -pthread
+REPRO_CPPFLAGS := -I$(REPRO_SRC)/lib -MMD -MP
+REPRO_LDLIBS := -lcap
+
+REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS))
+REPRO_LIB_OBJS := $(O)/obj/kit.o
+REPRO_TEST_KIT := $(O)/bin/test-kit
+
+$(O)/obj/kit.o: $(REPRO_SRC)/lib/kit.c
+	@mkdir -p $(@D)
+	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
+
+$(addprefix $(O)/obj/,$(addsuffix .o,$(REPRO_SCENARIOS))): \
+		$(O)/obj/%.o: $(REPRO_SRC)/scenarios/%.c
+	@mkdir -p $(@D)
+	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
+
+$(O)/obj/test-kit.o: $(REPRO_TOP)/tests/lib/test-kit.c
+	@mkdir -p $(@D)
+	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
+
+$(REPRO_BINS) $(REPRO_TEST_KIT): $(O)/bin/%: $(O)/obj/%.o $(REPRO_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(REPRO_CC) $(REPRO_CFLAGS) -o $@ $^ $(REPRO_LDLIBS)
+
+.PHONY: repro-bins repro-test-kit
+repro-bins: $(REPRO_BINS) $(REPRO_TEST_KIT)
+
+repro-test-kit: $(REPRO_TEST_KIT)
+	$(REPRO_TEST_KIT)
+
+-include $(wildcard $(O)/obj/*.d)

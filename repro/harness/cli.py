@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: GPL-2.0
+"""python3 -m repro.harness COMMAND: what the Makefile calls.
+
+  deps TARGET...     check (and as root install) the Debian packages
+  kernels            build the kernels of $KERNELS (cached), print images
+  repro              build, boot each kernel, judge, print the table
+  host               run the reproducers on the running kernel, classify it
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+from . import deps, initramfs, kernel, qemu, results
+from .models import Models
+from .util import KitError, Phase, log, out_dir
+
+DEFAULT_KERNELS = 'stock patched'
+
+
+def scenarios(bindir):
+    listing = os.path.join(bindir, 'scenarios.list')
+    if not os.path.exists(listing):
+        raise KitError(f'{listing} missing: run "make" to build the '
+                       f'reproducers first')
+    return open(listing).read().split()
+
+
+def specs_of(names):
+    table = kernel.load_kernels()
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise KitError(f'unknown kernel(s) {", ".join(unknown)}: '
+                       f'repro/kernels.tsv has {", ".join(table)}')
+    return [table[n] for n in names]
+
+
+def cmd_deps(args):
+    deps.ensure(args.targets, os.environ.get('KVER', kernel.DEFAULT_KVER))
+
+
+def cmd_kernels(args):
+    src = kernel.Source()
+    for spec in specs_of(args.kernels.split()):
+        image, _ = kernel.build(spec, src)
+        print(f'{spec.name}\t{image}')
+
+
+def finish(docs, models, outdir):
+    text = results.table(docs, models)
+    print(text)
+    with open(os.path.join(outdir, 'table.txt'), 'w') as f:
+        f.write(text + '\n')
+    results.save({'runs': docs}, os.path.join(outdir, 'summary.json'))
+    timings = ', '.join(f'{n} {t:.1f}s' for n, t in Phase.timings)
+    log(f'elapsed: {timings}')
+    return 0 if all(d['verdict'] == 'ok' for d in docs) else 1
+
+
+def cmd_repro(args):
+    models = Models()
+    names = scenarios(args.bindir)
+    specs = specs_of(args.kernels.split())
+    for s in specs:
+        models.check(s.model, {})  # an unknown model fails before any build
+    src = kernel.Source()
+    images = []
+    for spec in specs:
+        images.append(kernel.build(spec, src))
+    outdir = os.path.join(out_dir(), 'results')
+    with Phase('initramfs'):
+        initrd = initramfs.build(args.bindir, names,
+                                 os.path.join(out_dir(), 'initramfs.cpio'))
+    docs = []
+    for spec, (image, version) in zip(specs, images):
+        kdir = os.path.join(outdir, spec.name)
+        with Phase(f'{spec.name}: boot+run'):
+            boot = qemu.boot(image, initrd, kdir, args.timeout,
+                             cmdline=f'kit.timeout={args.scenario_timeout}')
+        log(f'{spec.name}: {boot["accel"]} ({boot["accel_reason"]}), '
+            f'/init at {boot["init_at"]} s, {boot["status"]}')
+        doc = results.collect(f'{version}-{spec.name}', version, spec.model,
+                              qemu.read(boot['results']), names, boot)
+        doc['image'] = image
+        results.judge(doc, models)
+        results.save(doc, os.path.join(kdir, 'results.json'))
+        docs.append(doc)
+    return finish(docs, models, outdir)
+
+
+def cmd_host(args):
+    models = Models()
+    names = scenarios(args.bindir)
+    outdir = os.path.join(out_dir(), 'results')
+    hdir = os.path.join(outdir, 'host')
+    os.makedirs(hdir, exist_ok=True)
+    cmd = [os.path.join(args.bindir, 'runner'), '-t',
+           str(args.scenario_timeout)] + \
+        [f'{n}={os.path.join(args.bindir, n)}' for n in names]
+    with Phase('host run'):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    with open(os.path.join(hdir, 'results.ktap'), 'w') as f:
+        f.write(r.stdout)
+    release = os.uname().release
+    doc = results.collect(f'host-{release}', release, None, r.stdout, names)
+    results.judge(doc, models)
+    results.save(doc, os.path.join(hdir, 'results.json'))
+    return finish([doc], models, hdir)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog='python3 -m repro.harness')
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    p = sub.add_parser('deps')
+    p.add_argument('targets', nargs='+', choices=sorted(deps.NEEDS))
+    p.set_defaults(fn=cmd_deps)
+    for name, fn in (('kernels', cmd_kernels), ('repro', cmd_repro),
+                     ('host', cmd_host)):
+        p = sub.add_parser(name)
+        p.add_argument('--kernels',
+                       default=os.environ.get('KERNELS') or DEFAULT_KERNELS)
+        p.add_argument('--bindir', default=os.path.join(out_dir(), 'bin'))
+        p.add_argument('--timeout', type=int,
+                       default=int(os.environ.get('TIMEOUT') or 300),
+                       help='seconds before a guest is killed (TIMEOUT=)')
+        p.add_argument('--scenario-timeout', type=int,
+                       default=int(os.environ.get('SCENARIO_TIMEOUT') or 60),
+                       help='seconds before one reproducer is killed')
+        p.set_defaults(fn=fn)
+    args = ap.parse_args(argv)
+    try:
+        return args.fn(args) or 0
+    except KitError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return e.status
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return 130

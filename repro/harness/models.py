@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Behaviour models (repro/expect/models.tsv) and verdicts against them."""
+
+import os
+
+from .util import KIT_ROOT, KitError
+
+MODELS_TSV = os.path.join(KIT_ROOT, 'repro', 'expect', 'models.tsv')
+FIXED = ('case', 'fact')
+TRAILING = ('label', 'claims')
+
+
+class Models:
+    def __init__(self, path=MODELS_TSV):
+        self.path = path
+        self.rows = []
+        header = None
+        with open(path) as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.split('#', 1)[0].strip()
+                if not line:
+                    continue
+                cols = line.split()
+                if header is None:
+                    if tuple(cols[:2]) != FIXED or \
+                            tuple(cols[-2:]) != TRAILING:
+                        raise KitError(f'{path}:{lineno}: header must be '
+                                       f'"case fact <models...> label claims"')
+                    header = cols
+                    self.names = cols[2:-2]
+                    continue
+                if len(cols) != len(header):
+                    raise KitError(f'{path}:{lineno}: {len(cols)} columns, '
+                                   f'header has {len(header)}')
+                row = dict(zip(header, cols))
+                row['claims'] = row['claims'].split(',')
+                self.rows.append(row)
+
+    def cases(self):
+        seen = []
+        for r in self.rows:
+            if r['case'] not in seen:
+                seen.append(r['case'])
+        return seen
+
+    def rows_for(self, case):
+        return [r for r in self.rows if r['case'] == case]
+
+    def check(self, model, cases):
+        """Compare measured cases ({'scen/case': case dict}) with a model.
+
+        Returns a list of (case, fact, expected, measured) that differ; a
+        case that did not run, failed or was skipped differs in every fact.
+        """
+        if model not in self.names:
+            raise KitError(f'model "{model}" is not a column of '
+                           f'{os.path.relpath(self.path, KIT_ROOT)} '
+                           f'({", ".join(self.names)})')
+        diffs = []
+        for r in self.rows:
+            want = r[model]
+            if want == '-':
+                continue
+            c = cases.get(r['case'])
+            if c is None or c['status'] in ('missing', None):
+                got = 'missing'
+            elif c['status'] == 'skip':
+                got = 'skipped'
+            else:
+                got = c['facts'].get(r['fact'], 'absent')
+            if not same(want, got):
+                diffs.append((r['case'], r['fact'], want, got))
+        return diffs
+
+    def classify(self, cases):
+        """Names of the models that every fact of `cases` agrees with."""
+        return [m for m in self.names if not self.check(m, cases)]
+
+
+def same(want, got):
+    try:
+        return abs(float(want) - float(got)) < 0.005
+    except ValueError:
+        return want == got

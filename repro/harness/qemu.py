@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Boot one kernel in QEMU, capture its console and its results.
+
+The kernel console goes to ttyS0 -> console.log; the runner's KTAP goes to
+ttyS1 -> results.ktap, a channel of its own so kernel messages can never
+corrupt results.  The guest reboots when done and -no-reboot turns that into
+QEMU's exit.  A guest that outlives TIMEOUT seconds is killed and reported
+as TIMEOUT with the last console lines; an oops, BUG, WARNING, panic, KASAN
+or lockdep report anywhere in the console fails the kernel.
+"""
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from .util import KitError, cache_dir, digest, log, out_dir
+
+QEMU = 'qemu-system-x86_64'
+KVM_GET_API_VERSION = 0xAE00
+# What a kernel prints when it is in trouble (see lib/bug.c, kernel/panic.c,
+# mm/kasan/report.c, kernel/locking/lockdep.c).
+SPLAT = re.compile(r'(Oops|BUG:|WARNING:|Kernel panic|KASAN|'
+                   r'general protection fault|possible circular locking|'
+                   r'INFO: possible|INFO: task .* blocked|'
+                   r'unable to handle)')
+
+
+def accel(image=None, initrd=None):
+    """Pick kvm or tcg, and say why.
+
+    /dev/kvm can exist and answer KVM_GET_API_VERSION and still fail to run
+    a guest (nested virtualisation: "KVM internal error", or a silent hang).
+    So the first time, a short probe boot decides; its verdict is cached per
+    host kernel and QEMU version.  ACCEL=kvm|tcg skips the probe.
+    """
+    forced = os.environ.get('ACCEL')
+    if forced:
+        if forced not in ('kvm', 'tcg'):
+            raise KitError(f'ACCEL={forced}: want kvm or tcg')
+        return forced, 'ACCEL= set'
+    try:
+        fd = os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        return 'tcg', f'/dev/kvm: {e.strerror}'
+    try:
+        ver = fcntl.ioctl(fd, KVM_GET_API_VERSION)
+    except OSError as e:
+        return 'tcg', f'/dev/kvm: KVM_GET_API_VERSION: {e.strerror}'
+    finally:
+        os.close(fd)
+    if ver != 12:
+        return 'tcg', f'/dev/kvm: API version {ver}'
+    qver = subprocess.run([QEMU, '--version'], capture_output=True,
+                          text=True).stdout.split('\n')[0]
+    verdict = os.path.join(cache_dir(), 'accel-' +
+                           digest(os.uname().release, qver))
+    if os.path.exists(verdict):
+        acc, why = open(verdict).read().split(' ', 1)
+        return acc, why.strip() + ' (cached probe)'
+    if not image:
+        return 'tcg', 'no kernel to probe KVM with'
+    log('probing KVM with a 20 s test boot')
+    r = boot(image, initrd, os.path.join(out_dir(), 'kvm-probe'), 20,
+             acc=('kvm', 'probe'))
+    if r['init_at'] is not None:
+        acc, why = 'kvm', 'KVM probe boot reached /init'
+    else:
+        err = [l for l in r['qemu_output'].splitlines() if 'KVM' in l]
+        acc, why = 'tcg', ('KVM probe boot failed: ' +
+                           (err[0] if err else f'status {r["status"]}'))
+    with open(verdict, 'w') as f:
+        f.write(f'{acc} {why}\n')
+    return acc, why
+
+
+def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None):
+    """Run one guest; return a dict describing how the boot went."""
+    if not shutil.which(QEMU):
+        raise KitError(f'{QEMU} not found: apt-get install qemu-system-x86 '
+                       f'(or run "make deps" as root)')
+    os.makedirs(outdir, exist_ok=True)
+    console = os.path.join(outdir, 'console.log')
+    results = os.path.join(outdir, 'results.ktap')
+    for f in (console, results):
+        if os.path.exists(f):
+            os.unlink(f)
+    acc, why = acc or accel(image, initrd)
+    append = f'console=ttyS0 loglevel=5 panic=-1 {cmdline}'.strip()
+    cmd = [QEMU, '-accel', acc, '-m', str(mem_mb), '-smp', '2',
+           '-nographic', '-no-reboot', '-monitor', 'none',
+           '-kernel', image, '-initrd', initrd, '-append', append,
+           '-serial', f'file:{console}', '-serial', f'file:{results}']
+    t0 = time.monotonic()
+    status = 'ok'
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        qout = p.communicate(timeout=timeout)[0].decode(errors='replace')
+    except subprocess.TimeoutExpired:
+        p.kill()
+        qout = p.communicate()[0].decode(errors='replace')
+        status = 'timeout'
+    elapsed = time.monotonic() - t0
+    text = read(console)
+    if status == 'ok' and p.returncode != 0:
+        status = 'qemu-error'
+    init_at = re.search(r'kit: init at ([\d.]+) s', text)
+    done = re.search(r'kit: done at ([\d.]+) s', text)
+    splats = [i for i, l in enumerate(text.splitlines()) if SPLAT.search(l)]
+    if status == 'ok' and splats:
+        status = 'splat'
+    if status == 'ok' and not init_at:
+        status = 'no-init'
+    if status == 'ok' and not done:
+        status = 'incomplete'
+    lines = text.splitlines()
+    if splats:
+        i = splats[0]
+        excerpt = lines[max(0, i - 2):i + 30]
+    else:
+        excerpt = lines[-25:]
+    return {
+        'status': status,
+        'accel': acc, 'accel_reason': why,
+        'seconds': round(elapsed, 2),
+        'init_at': float(init_at.group(1)) if init_at else None,
+        'done_at': float(done.group(1)) if done else None,
+        'console': console, 'results': results,
+        'excerpt': excerpt if status != 'ok' else [],
+        'qemu_output': qout.strip()[-2000:],
+        'cmdline': append,
+    }
+
+
+def read(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read().decode(errors='replace').replace('\r', '')
+    except FileNotFoundError:
+        return ''

@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: GPL-2.0
+"""One kernel's results: KTAP -> JSON with verdicts; many -> one table."""
+
+import datetime
+import json
+import os
+import platform
+
+from . import ktap
+from .models import Models, same
+
+
+def machine():
+    cpu = 'unknown'
+    try:
+        for line in open('/proc/cpuinfo'):
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    return {'host_kernel': platform.release(), 'cpu': cpu,
+            'cpus': os.cpu_count(), 'mem_gib': round(mem / 2**30)}
+
+
+def collect(label, kernel, model, ktap_text, scenarios, boot=None):
+    """Build the results document of one kernel (or the host).
+
+    `scenarios` is the ordered list the runner was given: a scenario the
+    output lacks (a crash, a hang) is named and marked missing.
+    """
+    doc = {
+        'label': label, 'kernel': kernel, 'model': model,
+        'date': datetime.datetime.now(datetime.timezone.utc)
+        .strftime('%Y-%m-%d %H:%M UTC'),
+        'machine': machine(), 'boot': boot, 'scenarios': [],
+        'parse_error': None,
+    }
+    parsed = {'scenarios': []}
+    try:
+        parsed = ktap.parse(ktap_text)
+    except ktap.ParseError as e:
+        doc['parse_error'] = str(e)
+    got = parsed['scenarios']
+    for i, name in enumerate(scenarios):
+        s = got[i] if i < len(got) else {'name': None, 'status': 'missing',
+                                         'cases': [], 'diag': []}
+        if s['name'] is None:
+            s['name'] = name
+        doc['scenarios'].append(s)
+    return doc
+
+
+def cases_of(doc):
+    return {f'{s["name"]}/{c["name"]}': c
+            for s in doc['scenarios'] for c in s['cases'] if c['name']}
+
+
+def judge(doc, models):
+    """Add verdicts: the declared model's diffs and every model matched."""
+    cases = cases_of(doc)
+    doc['matches'] = models.classify(cases)
+    doc['diffs'] = ([list(d) for d in models.check(doc['model'], cases)]
+                    if doc['model'] else [])
+    failed = []
+    for s in doc['scenarios']:
+        bad = [c for c in s['cases'] if c['status'] in ('not ok', 'missing')]
+        if bad:
+            failed += [f'{s["name"]}/{c["name"] or "?"}' for c in bad]
+        elif s['status'] in ('not ok', 'missing'):
+            failed.append(s['name'])
+    doc['failed'] = failed
+    boot_ok = doc['boot'] is None or doc['boot']['status'] == 'ok'
+    doc['verdict'] = 'ok' if (boot_ok and not doc['diffs'] and not failed
+                              and not doc['parse_error']) else 'FAIL'
+    return doc
+
+
+def save(doc, path):
+    with open(path, 'w') as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+        f.write('\n')
+
+
+def cell(doc, case, models):
+    c = cases_of(doc).get(case)
+    if c is None:
+        return 'missing'
+    if c['status'] == 'skip':
+        return 'SKIP'
+    vals = ' '.join(f'{r["label"]}:{fmt(c["facts"].get(r["fact"], "?"))}'
+                    for r in models.rows_for(case))
+    if c['status'] != 'ok':
+        return f'{vals} FAIL'
+    if not doc['model']:
+        return vals
+    bad = any(not same(r[doc['model']],
+                       c['facts'].get(r['fact'], 'absent'))
+              for r in models.rows_for(case) if r[doc['model']] != '-')
+    return f'{vals} {"MISMATCH" if bad else "ok"}'
+
+
+def fmt(v):
+    try:
+        f = float(v)
+        return str(int(f)) if f == int(f) else f'{f:.2f}'
+    except ValueError:
+        return v
+
+
+def table(docs, models):
+    """The side-by-side verdict table, as text."""
+    head = ['case', 'claims'] + [d['label'] for d in docs] + \
+        ['expected ' + '/'.join(models.names)]
+    rows = []
+    for case in models.cases():
+        rs = models.rows_for(case)
+        claims = ','.join(dict.fromkeys(c for r in rs for c in r['claims']))
+        exp = ' / '.join(' '.join(fmt(r[m]) for r in rs)
+                         for m in models.names)
+        rows.append([case, claims] + [cell(d, case, models) for d in docs]
+                    + [exp])
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    out = ['  '.join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
+    out += ['  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+            for r in rows]
+    out.append('')
+    for d in docs:
+        b = d['boot'] or {}
+        where = (f'{b.get("accel", "?")} boot {b.get("seconds", "?")} s, '
+                 f'{b.get("status")}') if d['boot'] else 'host'
+        want = f'model {d["model"]}: ' if d['model'] else ''
+        out.append(f'{d["label"]}: {d["kernel"]}, {where}; {want}'
+                   f'{d["verdict"]}; matches: '
+                   f'{", ".join(d["matches"]) or "no model"}')
+        for case, fact, want_v, got in d['diffs']:
+            out.append(f'    {case} {fact}: expected {want_v}, measured {got}')
+        for f in d['failed']:
+            out.append(f'    {f}: not ok (see its KTAP diagnostics)')
+        if d['parse_error']:
+            out.append(f'    results unreadable: {d["parse_error"]}')
+        if d['boot'] and d['boot']['status'] != 'ok':
+            out.append(f'    boot {d["boot"]["status"]}; console '
+                       f'{d["boot"]["console"]}:')
+            out += ['      | ' + l for l in d['boot']['excerpt']]
+    return '\n'.join(out)
+
+
+__all__ = ['Models', 'collect', 'judge', 'save', 'table']

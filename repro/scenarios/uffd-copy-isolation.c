@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uffd-copy-isolation: where UFFDIO_COPY into a shmem mapping lands.
+ *
+ * Claims C6, C7 and C8 of the linux-mm thread "Avoiding allocation of
+ * unused shmem page" (Oct 2022).  C6: a page placed by userfaultfd to
+ * resolve a MISSING fault of a MAP_PRIVATE mapping must only reach that
+ * mapping's page table, never the page cache.  C7: shmem inserts the page
+ * into the page cache on UFFDIO_COPY (shmem_mfill_atomic_pte()).  C8: a
+ * private placement visible through other mappings of the file violates
+ * MAP_PRIVATE.  Since commit 5b51072e97d5 (2018) mfill_atomic_pte() sends a
+ * mapping without VM_SHARED to the anonymous path, so C7 holds only for
+ * shared mappings.
+ *
+ * Measured: a read of page 0 of a registered mapping raises MISSING and is
+ * resolved with UFFDIO_COPY of a page of 0xa5; then whether the placing
+ * mapping, a MAP_SHARED mapping of the file and pread() read the copy, and
+ * how many pages the file gained.  The private case fails if the copy
+ * reaches the file (C6/C8 broken), which no kernel should allow; the shared
+ * case fails if the placing mapping does not read its own copy.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+#define NR_PAGES	4
+#define COPY_BYTE	0xa5
+
+/*
+ * Map a file of holes twice, privately and shared, register one mapping for
+ * MISSING and read page 0 through it, resolving with UFFDIO_COPY of @src.
+ * Pass if the placing mapping reads the copy and, for a private placement,
+ * the copy stayed out of the file.
+ */
+static void test_copy(const struct kit_backend *b, const char *name,
+		      bool place_private)
+{
+	long long pc_before, pc_after;
+	size_t ps = kit_page_size();
+	int placed, shared_sees, pread_sees;
+	char *priv = NULL, *shared = NULL;
+	struct kit_access acc;
+	char *src = NULL, *dst;
+	char reason[128];
+	int fd = -1, uffd;
+	bool user_only;
+	bool ok;
+
+	uffd = kit_uffd_open(&user_only);
+	if (uffd < 0) {
+		snprintf(reason, sizeof(reason), "userfaultfd: %s",
+			 strerror(errno));
+		ktap_skip(name, reason);
+		return;
+	}
+	ktap_diag("%s: userfaultfd %s", name,
+		  user_only ? "user-mode only (no CAP_SYS_PTRACE)" :
+			      "with CAP_SYS_PTRACE");
+
+	src = malloc(ps);
+	fd = b->create("uffd-copy-isolation", NR_PAGES);
+	if (fd >= 0) {
+		priv = kit_map(fd, NR_PAGES, MAP_PRIVATE);
+		shared = kit_map(fd, NR_PAGES, MAP_SHARED);
+	}
+	if (!src || !priv || !shared) {
+		ktap_diag("%s: setup: %s", name, strerror(errno));
+		goto fail;
+	}
+	memset(src, COPY_BYTE, ps);
+	dst = place_private ? priv : shared;
+	if (kit_uffd_api(uffd) ||
+	    kit_uffd_register_missing(uffd, dst, NR_PAGES * ps)) {
+		ktap_diag("%s: UFFDIO_API/REGISTER: %s", name, strerror(errno));
+		goto fail;
+	}
+
+	pc_before = kit_file_pages(fd);
+	kit_access_init(&acc, uffd, dst, false, 0);
+	acc.resolve = kit_resolve_copy;
+	acc.arg = src;
+	ok = !kit_access_run(&acc);
+	if (acc.uffd_closed)
+		uffd = -1;
+	ktap_diag("%s: read of page 0: %d MISSING events, completed %d, error %s, timed out %d",
+		  name, acc.events, acc.completed,
+		  acc.error ? strerror(acc.error) : "none", acc.timed_out);
+	if (acc.stuck)
+		goto fail;
+	placed = kit_page_equals(dst, COPY_BYTE);
+
+	/*
+	 * Count the file's pages before reading through the shared mapping:
+	 * a shared read fault on a hole allocates a page-cache page itself.
+	 */
+	pc_after = kit_file_pages(fd);
+	pread_sees = kit_pread_page_equals(fd, 0, COPY_BYTE);
+	shared_sees = kit_page_equals(shared, COPY_BYTE);
+	if (pc_before < 0 || pc_after < 0 || pread_sees < 0) {
+		ktap_diag("%s: measurement failed: %s", name, strerror(errno));
+		goto fail;
+	}
+
+	if (place_private) {
+		ktap_fact("private_reads_copy", "%d", placed);
+		ok &= placed && !shared_sees && !pread_sees;
+	} else {
+		ok &= shared_sees;
+	}
+	ktap_fact("shared_sees_copy", "%d", shared_sees);
+	ktap_fact("pread_sees_copy", "%d", pread_sees);
+	ktap_fact("pc_added", "%lld", pc_after - pc_before);
+	ktap_result(ok, name);
+	goto out;
+fail:
+	ktap_result(false, name);
+out:
+	if (priv)
+		munmap(priv, NR_PAGES * ps);
+	if (shared)
+		munmap(shared, NR_PAGES * ps);
+	if (fd >= 0)
+		close(fd);
+	if (uffd >= 0)
+		close(uffd);
+	free(src);
+}
+
+static void test_private(const struct kit_backend *b, const char *name)
+{
+	test_copy(b, name, true);
+}
+
+static void test_shared(const struct kit_backend *b, const char *name)
+{
+	test_copy(b, name, false);
+}
+
+struct test_case {
+	const char *name;
+	void (*run)(const struct kit_backend *b, const char *name);
+};
+
+static const struct test_case cases[] = {
+	{ "private", test_private },
+	{ "shared", test_shared },
+};
+
+static const struct kit_backend backends[] = {
+	{ "memfd", kit_memfd_create },
+};
+
+int main(void)
+{
+	struct utsname u;
+	char name[64];
+	size_t i, j;
+
+	ktap_header(ARRAY_SIZE(cases) * ARRAY_SIZE(backends));
+	if (!uname(&u))
+		ktap_diag("kernel: %s %s", u.release, u.machine);
+	ktap_diag("uffd-copy-isolation: UFFDIO_COPY placed privately or shared (C6, C7, C8)");
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		for (j = 0; j < ARRAY_SIZE(backends); j++) {
+			snprintf(name, sizeof(name), "%s-%s", cases[i].name,
+				 backends[j].name);
+			cases[i].run(&backends[j], name);
+		}
+	}
+	return ktap_exit_status();
+}

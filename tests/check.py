@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""make check: every test of the kit, one line each, then a count.
+
+Steps run in order and all run even after a failure, so one run reports
+everything; the last line is "N passed, N failed" and the exit status is
+non-zero if anything failed.  A failing step's output is printed in full.
+"""
+
+import glob
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from repro.harness import kernel  # noqa: E402
+
+O = os.environ.get('O') or os.path.join(ROOT, 'build')
+PY = sys.executable
+
+
+def source():
+    """The unpacked kernel tree the kit builds (for its own tools)."""
+    return kernel.Source().path
+
+
+def steps():
+    ksrc = source()
+    checkpatch = [os.path.join(ksrc, 'scripts/checkpatch.pl'), '--no-tree']
+    kunit = [PY, os.path.join(ksrc, 'tools/testing/kunit/kunit.py'), 'parse']
+    patches = sorted(glob.glob(os.path.join(ROOT, 'kernel-patch', 'v*',
+                                            '*.patch')))
+    csrc = sorted(glob.glob(os.path.join(ROOT, 'repro', '**', '*.[ch]'),
+                            recursive=True))
+    yield 'C library unit tests', [os.path.join(O, 'bin', 'test-kit')]
+    yield 'harness unit tests', [PY, '-m', 'unittest', 'discover', '-s',
+                                 os.path.join(ROOT, 'tests', 'harness'),
+                                 '-t', ROOT]
+    yield 'checkpatch --strict: kernel-patch/', \
+        checkpatch + ['--strict'] + patches
+    yield 'checkpatch: repro/ C files', checkpatch + ['--strict', '-f'] + csrc
+    for g in sorted(glob.glob(os.path.join(ROOT, 'tests', 'golden',
+                                           '*.ktap'))):
+        yield f'kunit.py parse: {os.path.relpath(g, ROOT)}', kunit + [g]
+    yield 'make repro (stock and patched, in QEMU)', ['make', '-C', ROOT,
+                                                      'repro']
+    for r in sorted(glob.glob(os.path.join(O, 'results', '*',
+                                           'results.ktap'))):
+        yield f'kunit.py parse: {os.path.relpath(r, O)}', kunit + [r]
+    yield 'make htmldocs (warnings are errors)', ['make', '-C', ROOT,
+                                                  'htmldocs']
+
+
+def main():
+    passed = failed = 0
+    for name, cmd in steps():
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        ok = r.returncode == 0
+        if 'kunit.py' in ' '.join(cmd):
+            # Validation, not verdicts: kunit.py exits 1 for a "not ok" test
+            # too, so read whether it could parse the document.
+            ok = '[ERROR]' not in r.stdout and 'Testing complete' in r.stdout
+        dt = time.monotonic() - t0
+        print(f'{"PASS" if ok else "FAIL"}  {name}  ({dt:.1f}s)', flush=True)
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print(r.stdout[-6000:] + r.stderr[-3000:], flush=True)
+    print(f'{passed} passed, {failed} failed')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

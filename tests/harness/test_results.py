@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Unit tests of the KTAP parser, the models and the verdicts.
+
+Golden logs live in tests/golden/: runner output as the guest produces it,
+including a timeout, a signal and a guest that died mid-scenario.
+"""
+
+import os
+import tempfile
+import unittest
+
+from repro.harness import ktap, results
+from repro.harness.models import Models
+
+GOLDEN = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'golden')
+
+PASS = """KTAP version 1
+1..2
+    KTAP version 1
+    1..1
+    # kernel 6.1.192
+    # fact: pc_per_write=1.00
+    # fact: anon_per_write=1.00
+    ok 1 memfd
+# a: 0.10 s
+ok 1 a
+    KTAP version 1
+    1..2
+    # fact: events=1
+    ok 1 private # SKIP no userfaultfd
+    # fact: events=0
+    not ok 2 shared
+# b: 0.10 s
+not ok 2 b
+"""
+
+MODELS = """# test models
+case    fact            old  new  label  claims
+a/memfd pc_per_write    1    0    pc/w   C1,C2
+a/memfd anon_per_write  1    1    anon/w C1
+b/shared events         -    0    ev     C3
+"""
+
+
+def golden(name):
+    with open(os.path.join(GOLDEN, name)) as f:
+        return f.read()
+
+
+class TestKtap(unittest.TestCase):
+    def test_cases_and_facts(self):
+        r = ktap.parse(PASS)
+        self.assertEqual(r['plan'], 2)
+        a, b = r['scenarios']
+        self.assertEqual((a['name'], a['status']), ('a', 'ok'))
+        self.assertEqual(a['cases'][0]['facts'],
+                         {'pc_per_write': '1.00', 'anon_per_write': '1.00'})
+        self.assertEqual(a['cases'][0]['diag'], ['kernel 6.1.192'])
+        self.assertEqual(b['cases'][0]['status'], 'skip')
+        self.assertEqual(b['cases'][0]['skip_reason'], 'no userfaultfd')
+        self.assertEqual(b['cases'][1]['facts'], {'events': '0'})
+        self.assertEqual(b['status'], 'not ok')
+
+    def test_facts_belong_to_next_result(self):
+        b = ktap.parse(PASS)['scenarios'][1]
+        self.assertEqual(b['cases'][0]['facts'], {'events': '1'})
+
+    def test_truncated_guest_output(self):
+        r = ktap.parse(golden('truncated/crash-mid-scenario.ktap'))
+        self.assertEqual(r['plan'], 3)
+        self.assertEqual(len(r['scenarios']), 2)
+        dead = r['scenarios'][1]
+        self.assertEqual(dead['status'], 'missing')
+        self.assertEqual(dead['cases'][0]['status'], 'missing')
+
+    def test_runner_timeout_and_signal(self):
+        r = ktap.parse(golden('runner-timeout-signal.ktap'))
+        hang, seg = r['scenarios']
+        self.assertEqual([c['status'] for c in hang['cases']],
+                         ['ok', 'not ok', 'not ok'])
+        self.assertIn('hang: timed out after 1 s, killed', hang['diag'])
+        self.assertEqual(seg['status'], 'not ok')
+        self.assertIn('seg: killed by signal 11 (Segmentation fault)',
+                      seg['diag'])
+
+    def test_rejects_non_ktap(self):
+        with self.assertRaises(ktap.ParseError):
+            ktap.parse('Booting the kernel\n')
+        with self.assertRaises(ktap.ParseError):
+            ktap.parse('KTAP version 1\nok 1 x\n')
+
+
+class TestModels(unittest.TestCase):
+    def setUp(self):
+        fd, self.path = tempfile.mkstemp()
+        with os.fdopen(fd, 'w') as f:
+            f.write(MODELS)
+        self.m = Models(self.path)
+
+    def tearDown(self):
+        os.unlink(self.path)
+
+    def doc(self, text, model):
+        d = results.collect('k', '6.1', model, text, ['a', 'b'])
+        return results.judge(d, self.m)
+
+    def test_names_and_rows(self):
+        self.assertEqual(self.m.names, ['old', 'new'])
+        self.assertEqual(self.m.cases(), ['a/memfd', 'b/shared'])
+
+    def test_match_and_mismatch(self):
+        d = self.doc(PASS, 'old')
+        # b/shared failed, so b/shared is listed even though 'old' is '-'.
+        self.assertEqual(d['diffs'], [])
+        self.assertIn('b/shared', d['failed'])
+        self.assertEqual(d['verdict'], 'FAIL')
+        d = self.doc(PASS, 'new')
+        self.assertEqual(d['diffs'][0][:4],
+                         ['a/memfd', 'pc_per_write', '0', '1.00'])
+
+    def test_numeric_comparison(self):
+        text = PASS.replace('not ok 2 shared', 'ok 2 shared') \
+            .replace('not ok 2 b', 'ok 2 b')
+        d = self.doc(text, 'old')
+        self.assertEqual(d['verdict'], 'ok')
+        self.assertEqual(d['matches'], ['old'])
+
+    def test_missing_scenario_is_named(self):
+        names = ['private-write-hole', 'uffd-missing', 'uffd-copy-isolation']
+        d = results.collect('k', '6.1', 'old',
+                            golden('truncated/crash-mid-scenario.ktap'),
+                            names)
+        results.judge(d, self.m)
+        self.assertEqual([s['name'] for s in d['scenarios']], names)
+        self.assertEqual([s['status'] for s in d['scenarios']],
+                         ['ok', 'missing', 'missing'])
+        self.assertEqual(d['verdict'], 'FAIL')
+
+    def test_unknown_model(self):
+        from repro.harness.util import KitError
+        with self.assertRaises(KitError):
+            self.m.check('nonesuch', {})
+
+    def test_table_mentions_every_kernel(self):
+        text = results.table([self.doc(PASS, 'old'), self.doc(PASS, 'new')],
+                             self.m)
+        self.assertIn('pc/w:1 anon/w:1 ok', text)
+        self.assertIn('pc/w:1 anon/w:1 MISMATCH', text)
+        self.assertIn('a/memfd pc_per_write: expected 0, measured 1.00', text)
+
+
+class TestRealModels(unittest.TestCase):
+    def test_repo_models_parse(self):
+        m = Models()
+        self.assertIn('stock', m.names)
+        self.assertIn('proposed', m.names)
+        for r in m.rows:
+            self.assertRegex(r['case'], r'^[a-z0-9-]+/[a-z0-9-]+$')
+
+
+if __name__ == '__main__':
+    unittest.main()
