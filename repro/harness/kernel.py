@@ -191,8 +191,9 @@ class Source:
                     what='git checkout base')
                 subprocess.run(GIT + ['branch', '-D', branch], cwd=self.path,
                                capture_output=True)
+                # git am's advice (--continue, --skip) does not apply here.
                 why = '\n  '.join(l for l in (r.stdout + r.stderr).splitlines()
-                                  if l.strip() and not l.startswith('hint:'))
+                                  if l.startswith('error:'))
                 raise KitError(f'{os.path.relpath(p, KIT_ROOT)} does not apply '
                                f'to linux {self.version}:\n  {why}')
         return pdig

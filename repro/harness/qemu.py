@@ -90,7 +90,7 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None):
     acc, why = acc or accel(image, initrd)
     append = f'console=ttyS0 loglevel=5 panic=-1 {cmdline}'.strip()
     cmd = [QEMU, '-accel', acc, '-m', str(mem_mb), '-smp', '2',
-           '-nographic', '-no-reboot', '-monitor', 'none',
+           '-nographic', '-no-reboot', '-monitor', 'none', '-nic', 'none',
            '-kernel', image, '-initrd', initrd, '-append', append,
            '-serial', f'file:{console}', '-serial', f'file:{results}']
     t0 = time.monotonic()
@@ -102,42 +102,60 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None):
     except subprocess.TimeoutExpired:
         p.kill()
         qout = p.communicate()[0].decode(errors='replace')
-        status = 'timeout'
+        status = 'TIMEOUT'
     elapsed = time.monotonic() - t0
     text = read(console)
     if status == 'ok' and p.returncode != 0:
         status = 'qemu-error'
-    init_at = re.search(r'kit: init at ([\d.]+) s', text)
-    done = re.search(r'kit: done at ([\d.]+) s', text)
-    splats = [i for i, l in enumerate(text.splitlines()) if SPLAT.search(l)]
-    if status == 'ok' and splats:
-        status = 'splat'
-    if status == 'ok' and not init_at:
-        status = 'no-init'
-    if status == 'ok' and not done:
-        status = 'incomplete'
-    lines = text.splitlines()
-    if splats:
-        i = splats[0]
-        excerpt = lines[max(0, i - 2):i + 30]
-    else:
-        excerpt = lines[-25:]
+    a = analyse(text)
+    if status == 'ok':
+        status = a['status']
     return {
         'status': status,
         'accel': acc, 'accel_reason': why,
         'seconds': round(elapsed, 2),
-        'init_at': float(init_at.group(1)) if init_at else None,
-        'done_at': float(done.group(1)) if done else None,
+        'init_at': a['init_at'], 'done_at': a['done_at'],
         'console': console, 'results': results,
-        'excerpt': excerpt if status != 'ok' else [],
+        'excerpt': a['excerpt'] if status != 'ok' else [],
+        'splats': a['splats'],
         'qemu_output': qout.strip()[-2000:],
         'cmdline': append,
     }
 
 
+def analyse(text):
+    """What a console log says: when /init ran, whether it finished, and
+    the first kernel splat (with the lines around it) if there is one."""
+    lines = text.splitlines()
+    init_at = re.search(r'kit: init at ([\d.]+) s', text)
+    done = re.search(r'kit: done at ([\d.]+) s', text)
+    splats = [i for i, l in enumerate(lines) if SPLAT.search(l)]
+    if splats:
+        status = 'splat'
+    elif not init_at:
+        status = 'no-init'
+    elif not done:
+        status = 'incomplete'
+    else:
+        status = 'ok'
+    i = splats[0] if splats else len(lines) - 23
+    return {
+        'status': status,
+        'init_at': float(init_at.group(1)) if init_at else None,
+        'done_at': float(done.group(1)) if done else None,
+        'excerpt': lines[max(0, i - 2):i + 30],
+        'splats': [lines[i] for i in splats],
+    }
+
+
+ANSI = re.compile(r'\x1b(\[[0-9;?]*[A-Za-z]|c)')
+
+
 def read(path):
+    """A serial log as text: no carriage returns, no SeaBIOS escapes."""
     try:
         with open(path, 'rb') as f:
-            return f.read().decode(errors='replace').replace('\r', '')
+            text = f.read().decode(errors='replace')
     except FileNotFoundError:
         return ''
+    return ANSI.sub('', text.replace('\r', ''))

@@ -134,7 +134,14 @@ def table(docs, models):
         out.append(f'{d["label"]}: {d["kernel"]}, {where}; {want}'
                    f'{d["verdict"]}; matches: '
                    f'{", ".join(d["matches"]) or "no model"}')
+        gone = []
         for case, fact, want_v, got in d['diffs']:
+            if got == 'missing':
+                if case not in gone:
+                    gone.append(case)
+                    out.append(f'    {case}: never reported (the guest or '
+                               f'the reproducer died first)')
+                continue
             out.append(f'    {case} {fact}: expected {want_v}, measured {got}')
         for f in d['failed']:
             out.append(f'    {f}: not ok (see its KTAP diagnostics)')

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Console analysis: a splat fails a kernel wherever it appears."""
+
+import os
+import tempfile
+import unittest
+
+from repro.harness import qemu
+
+CONSOLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'golden',
+                       'console')
+
+
+def golden(name):
+    return qemu.read(os.path.join(CONSOLE, name))
+
+
+class TestAnalyse(unittest.TestCase):
+    def test_clean_boot(self):
+        a = qemu.analyse(golden('clean.log'))
+        self.assertEqual(a['status'], 'ok')
+        self.assertEqual((a['init_at'], a['done_at']), (0.66, 0.74))
+        self.assertEqual(a['splats'], [])
+
+    def test_oops_fails_even_when_run_completes(self):
+        a = qemu.analyse(golden('oops.log'))
+        self.assertEqual(a['status'], 'splat')
+        self.assertTrue(a['splats'][0].startswith('BUG: kernel NULL pointer'))
+        self.assertIn('RIP: 0010:__do_fault+0x31/0x100', a['excerpt'])
+
+    def test_each_splat_kind(self):
+        for line in ('WARNING: CPU: 0 PID: 1 at mm/shmem.c:2190 shmem_fault',
+                     'Kernel panic - not syncing: Fatal exception',
+                     'BUG: KASAN: use-after-free in shmem_fault',
+                     'WARNING: possible circular locking dependency detected',
+                     'general protection fault, probably for non-canonical'):
+            text = f'kit: init at 1 s\n{line}\nkit: done at 2 s\n'
+            self.assertEqual(qemu.analyse(text)['status'], 'splat', line)
+
+    def test_no_init_and_incomplete(self):
+        self.assertEqual(qemu.analyse('Linux version 6.1\n')['status'],
+                         'no-init')
+        self.assertEqual(qemu.analyse('kit: init at 0.5 s\n')['status'],
+                         'incomplete')
+
+    def test_escapes_and_carriage_returns_removed(self):
+        fd, path = tempfile.mkstemp()
+        with os.fdopen(fd, 'wb') as f:
+            f.write(b'\x1bc\x1b[?7l\x1b[2Jkit: init at 0.6 s\r\n')
+        try:
+            self.assertEqual(qemu.read(path), 'kit: init at 0.6 s\n')
+        finally:
+            os.unlink(path)
+
+
+if __name__ == '__main__':
+    unittest.main()
