@@ -24,7 +24,13 @@ def scenarios(bindir):
     if not os.path.exists(listing):
         raise KitError(f'{listing} missing: run "make" to build the '
                        f'reproducers first')
-    return open(listing).read().split()
+    names = open(listing).read().split()
+    only = os.environ.get('SCENARIOS', '').split()
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise KitError(f'SCENARIOS: unknown {", ".join(unknown)}; '
+                       f'built: {", ".join(names)}')
+    return [n for n in names if n in only] if only else names
 
 
 def specs_of(names):
@@ -72,11 +78,13 @@ def cmd_repro(args):
     with Phase('initramfs'):
         initrd = initramfs.build(args.bindir, names,
                                  os.path.join(out_dir(), 'initramfs.cpio'))
+    with Phase('accelerator'):
+        acc = qemu.accel(images[0][0], initrd)
     docs = []
     for spec, (image, version) in zip(specs, images):
         kdir = os.path.join(outdir, spec.name)
         with Phase(f'{spec.name}: boot+run'):
-            boot = qemu.boot(image, initrd, kdir, args.timeout,
+            boot = qemu.boot(image, initrd, kdir, args.timeout, acc=acc,
                              cmdline=f'kit.timeout={args.scenario_timeout}')
         log(f'{spec.name}: {boot["accel"]} ({boot["accel_reason"]}), '
             f'/init at {boot["init_at"]} s, {boot["status"]}')

@@ -36,9 +36,13 @@ class Models:
                 row['claims'] = row['claims'].split(',')
                 self.rows.append(row)
 
-    def cases(self):
+    def cases(self, scenarios=None):
+        """Cases in file order; only those of `scenarios` when given."""
         seen = []
         for r in self.rows:
+            if scenarios is not None and \
+                    r['case'].split('/')[0] not in scenarios:
+                continue
             if r['case'] not in seen:
                 seen.append(r['case'])
         return seen
@@ -46,7 +50,7 @@ class Models:
     def rows_for(self, case):
         return [r for r in self.rows if r['case'] == case]
 
-    def check(self, model, cases):
+    def check(self, model, cases, scenarios=None):
         """Compare measured cases ({'scen/case': case dict}) with a model.
 
         Returns a list of (case, fact, expected, measured) that differ; a
@@ -58,6 +62,9 @@ class Models:
                            f'({", ".join(self.names)})')
         diffs = []
         for r in self.rows:
+            if scenarios is not None and \
+                    r['case'].split('/')[0] not in scenarios:
+                continue
             want = r[model]
             if want == '-':
                 continue
@@ -72,9 +79,10 @@ class Models:
                 diffs.append((r['case'], r['fact'], want, got))
         return diffs
 
-    def classify(self, cases):
+    def classify(self, cases, scenarios=None):
         """Names of the models that every fact of `cases` agrees with."""
-        return [m for m in self.names if not self.check(m, cases)]
+        return [m for m in self.names
+                if not self.check(m, cases, scenarios)]
 
 
 def same(want, got):

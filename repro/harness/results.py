@@ -60,8 +60,9 @@ def cases_of(doc):
 def judge(doc, models):
     """Add verdicts: the declared model's diffs and every model matched."""
     cases = cases_of(doc)
-    doc['matches'] = models.classify(cases)
-    doc['diffs'] = ([list(d) for d in models.check(doc['model'], cases)]
+    ran = [s['name'] for s in doc['scenarios']]
+    doc['matches'] = models.classify(cases, ran)
+    doc['diffs'] = ([list(d) for d in models.check(doc['model'], cases, ran)]
                     if doc['model'] else [])
     failed = []
     for s in doc['scenarios']:
@@ -114,7 +115,8 @@ def table(docs, models):
     head = ['case', 'claims'] + [d['label'] for d in docs] + \
         ['expected ' + '/'.join(models.names)]
     rows = []
-    for case in models.cases():
+    ran = {s['name'] for d in docs for s in d['scenarios']}
+    for case in models.cases(ran):
         rs = models.rows_for(case)
         claims = ','.join(dict.fromkeys(c for r in rs for c in r['claims']))
         exp = ' / '.join(' '.join(fmt(r[m]) for r in rs)
