@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from . import deps, initramfs, kernel, qemu, results
+from . import deps, initramfs, kernel, qemu, results, selftests
 from .models import Models
 from .util import KitError, Phase, log, out_dir
 
@@ -31,6 +31,18 @@ def scenarios(bindir):
         raise KitError(f'SCENARIOS: unknown {", ".join(unknown)}; '
                        f'built: {", ".join(names)}')
     return [n for n in names if n in only] if only else names
+
+
+def scenario_entries(bindir, names):
+    return [{'mode': 'ktap', 'name': n, 'path': os.path.join(bindir, n),
+             'args': []} for n in names]
+
+
+def selftest_entries(src):
+    """Plan entries for the kernel's selftests; SELFTESTS=0 leaves them out."""
+    if os.environ.get('SELFTESTS', '1') == '0':
+        return []
+    return selftests.build(src, selftests.load())
 
 
 def specs_of(names):
@@ -55,13 +67,18 @@ def cmd_kernels(args):
 
 def finish(docs, models, outdir):
     text = results.table(docs, models)
+    regressed = selftests.regressions(docs)
+    for test, label in regressed:
+        text += (f'\nREGRESSION: {test} passed on the stock kernel and '
+                 f'failed on {label}')
     print(text)
     with open(os.path.join(outdir, 'table.txt'), 'w') as f:
         f.write(text + '\n')
     results.save({'runs': docs}, os.path.join(outdir, 'summary.json'))
     timings = ', '.join(f'{n} {t:.1f}s' for n, t in Phase.timings)
     log(f'elapsed: {timings}')
-    return 0 if all(d['verdict'] == 'ok' for d in docs) else 1
+    ok = all(d['verdict'] == 'ok' for d in docs) and not regressed
+    return 0 if ok else 1
 
 
 def cmd_repro(args):
@@ -75,8 +92,10 @@ def cmd_repro(args):
     for spec in specs:
         images.append(kernel.build(spec, src))
     outdir = os.path.join(out_dir(), 'results')
+    entries = scenario_entries(args.bindir, names) + selftest_entries(src)
     with Phase('initramfs'):
-        initrd = initramfs.build(args.bindir, names,
+        initrd = initramfs.build(os.path.join(args.bindir, 'runner'),
+                                 entries,
                                  os.path.join(out_dir(), 'initramfs.cpio'))
     with Phase('accelerator'):
         acc = qemu.accel(images[0][0], initrd)
@@ -85,11 +104,13 @@ def cmd_repro(args):
         kdir = os.path.join(outdir, spec.name)
         with Phase(f'{spec.name}: boot+run'):
             boot = qemu.boot(image, initrd, kdir, args.timeout, acc=acc,
-                             cmdline=f'kit.timeout={args.scenario_timeout}')
+                             cmdline=f'hugepages=64 '
+                             f'kit.timeout={args.scenario_timeout}')
         log(f'{spec.name}: {boot["accel"]} ({boot["accel_reason"]}), '
             f'/init at {boot["init_at"]} s, {boot["status"]}')
         doc = results.collect(f'{version}-{spec.name}', version, spec.model,
-                              qemu.read(boot['results']), names, boot)
+                              qemu.read(boot['results']),
+                              [e['name'] for e in entries], boot)
         doc['image'] = image
         results.judge(doc, models)
         results.save(doc, os.path.join(kdir, 'results.json'))
@@ -103,9 +124,12 @@ def cmd_host(args):
     outdir = os.path.join(out_dir(), 'results')
     hdir = os.path.join(outdir, 'host')
     os.makedirs(hdir, exist_ok=True)
+    plan = os.path.join(hdir, 'plan')
+    with open(plan, 'w') as f:
+        f.write(initramfs.plan_text(scenario_entries(args.bindir, names),
+                                    lambda e: e['path']))
     cmd = [os.path.join(args.bindir, 'runner'), '-t',
-           str(args.scenario_timeout)] + \
-        [f'{n}={os.path.join(args.bindir, n)}' for n in names]
+           str(args.scenario_timeout), plan]
     with Phase('host run'):
         r = subprocess.run(cmd, capture_output=True, text=True)
     with open(os.path.join(hdir, 'results.ktap'), 'w') as f:

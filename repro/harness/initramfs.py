@@ -26,24 +26,34 @@ def check_busybox():
                            f'apt-get install busybox-static')
 
 
-def build(bindir, scenarios, out):
-    """Pack `scenarios` (names of binaries in `bindir`) into `out`."""
+def plan_text(entries, where):
+    """The runner's plan: "MODE NAME PATH ARGS...", paths from where()."""
+    return ''.join(' '.join([e['mode'], e['name'], where(e)] + e['args'])
+                   + '\n' for e in entries)
+
+
+def guest_path(e):
+    return '/repro/bin/' + os.path.basename(e['path'])
+
+
+def build(runner, entries, out):
+    """Pack the runner and the programs of `entries` into `out`."""
     if not os.path.exists(BUSYBOX):
         raise KitError(f'{BUSYBOX} not found: apt-get install busybox-static')
     files = {
         'init': os.path.join(KIT_ROOT, 'repro', 'vm', 'init'),
         'bin/busybox': BUSYBOX,
-        'repro/runner': os.path.join(bindir, 'runner'),
+        'repro/runner': runner,
     }
-    for s in scenarios:
-        files[f'repro/bin/{s}'] = os.path.join(bindir, s)
+    for e in entries:
+        files[guest_path(e).lstrip('/')] = e['path']
     for dst, src in files.items():
         if not os.path.exists(src):
             raise KitError(f'{src} missing: run "make" first (initramfs '
                            f'needs it as /{dst})')
-    listing = ' '.join(f'{s}=/repro/bin/{s}' for s in scenarios) + '\n'
-    key = digest(listing, *[(d, open(s, 'rb').read())
-                            for d, s in sorted(files.items())])
+    plan = plan_text(entries, guest_path)
+    key = digest(plan, *[(d, open(s, 'rb').read())
+                         for d, s in sorted(files.items())])
     stamp = out + '.key'
     if os.path.exists(out) and os.path.exists(stamp) and \
             open(stamp).read() == key:
@@ -55,8 +65,8 @@ def build(bindir, scenarios, out):
         os.makedirs(os.path.join(root, d))
     for dst, src in files.items():
         shutil.copy2(src, os.path.join(root, dst))
-    with open(os.path.join(root, 'repro', 'scenarios'), 'w') as f:
-        f.write(listing)
+    with open(os.path.join(root, 'repro', 'plan'), 'w') as f:
+        f.write(plan)
     names = subprocess.run(['find', '.', '-mindepth', '1'], cwd=root,
                            capture_output=True, text=True,
                            check=True).stdout.split()

@@ -355,3 +355,19 @@ def kbuild(src, bdir, logf, jobs, name):
 def list_images():
     return sorted(glob.glob(os.path.join(cache_dir(), 'kernels', '*',
                                          'bzImage')))
+
+
+def uapi_headers(src):
+    """The source's UAPI headers (make headers), for building selftests."""
+    hdir = os.path.join(cache_dir(), 'headers', src.id)
+    inc = os.path.join(hdir, 'usr', 'include')
+    if os.path.exists(os.path.join(hdir, '.kit-ready')):
+        return inc
+    os.makedirs(hdir, exist_ok=True)
+    with open(os.path.join(src.path, '.kit-lock'), 'w') as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        with Phase('uapi headers'):
+            run(['make', '-s', '-C', src.path, f'O={hdir}', f'ARCH={ARCH}',
+                 'headers'], what='make headers')
+    open(os.path.join(hdir, '.kit-ready'), 'w').close()
+    return inc

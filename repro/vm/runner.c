@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * runner - run reproducers one after another and print their KTAP nested
- * under one top-level KTAP document, in the guest and on the host alike.
+ * runner - run reproducers and tests one after another and print one
+ * KTAP document for all of them, in the guest and on the host alike.
  *
- *   runner [-t SECONDS] NAME=PATH...
+ *   runner [-t SECONDS] PLAN
  *
- * Each reproducer's output is indented by four spaces and followed by
- * "ok N NAME" when it exited 0.  A reproducer that exits non-zero, is
- * killed by a signal or outlives its timeout is "not ok", preceded by a
- * diagnostic saying which; a timed-out reproducer is killed, so the run
- * always ends.  Output is written with write(2) line by line: in the guest
+ * PLAN has one line per test: "MODE NAME PATH [ARG...]", whitespace
+ * separated.  MODE "ktap": the program prints KTAP, which is nested
+ * (indented four spaces) under the top-level result.  MODE "exit": the
+ * program prints free text (the kernel's own selftests), which is relayed
+ * as "# " diagnostics, and its exit status is the verdict: 0 ok, 4
+ * (KSFT_SKIP) skip, anything else not ok.  A program that exits non-zero,
+ * is killed by a signal or outlives its timeout is "not ok", preceded by a
+ * diagnostic saying which; a timed-out program is killed with its process
+ * group, so the run always ends.  Output is written with write(2) line by line: in the guest
  * it goes to a serial port and must survive a crash of the next test.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +29,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
 #define __printf(a, b) __attribute__((format(printf, a, b)))
 
 static void out(const char *fmt, ...) __printf(1, 2);
@@ -65,9 +71,23 @@ static void account(struct child_ktap *k, const char *line)
 		k->results++;
 }
 
-/* Copy the child's output, indented, until EOF or the deadline. */
-static int relay(int fd, double deadline, struct child_ktap *k)
+#define KSFT_SKIP	4
+#define MAX_ARGS	16
+
+struct entry {
+	bool ktap;
+	char *name;
+	char *argv[MAX_ARGS + 1];
+};
+
+/*
+ * Copy the child's output until EOF or the deadline, each line prefixed
+ * with @prefix; count KTAP results when the output is KTAP.
+ */
+static int relay(int fd, double deadline, const char *prefix,
+		 struct child_ktap *k)
 {
+	size_t plen = strlen(prefix);
 	char buf[4096], line[8192];
 	size_t len = 0;
 	ssize_t n;
@@ -89,14 +109,15 @@ static int relay(int fd, double deadline, struct child_ktap *k)
 			break;
 		for (ssize_t i = 0; i < n; i++) {
 			if (bol) {
-				memcpy(line + len, "    ", 4);
-				len += 4;
+				memcpy(line + len, prefix, plen);
+				len += plen;
 				bol = 0;
 			}
 			line[len++] = buf[i];
 			if (buf[i] == '\n' || len >= sizeof(line) - 8) {
 				line[len] = '\0';
-				account(k, line + 4);
+				if (k)
+					account(k, line + plen);
 				if (write(STDOUT_FILENO, line, len) < 0)
 					exit(3);
 				len = 0;
@@ -112,8 +133,9 @@ static int relay(int fd, double deadline, struct child_ktap *k)
 	return 0;
 }
 
-static int run_one(int num, const char *name, const char *path, int timeout)
+static int run_one(int num, struct entry *e, int timeout)
 {
+	const char *name = e->name;
 	struct child_ktap k = { .plan = -1 };
 	double t0 = now();
 	int pfd[2], status, timed_out;
@@ -137,12 +159,14 @@ static int run_one(int num, const char *name, const char *path, int timeout)
 		dup2(pfd[1], STDERR_FILENO);
 		close(pfd[0]);
 		close(pfd[1]);
-		execl(path, path, (char *)NULL);
-		dprintf(STDOUT_FILENO, "# exec %s: %s\n", path, strerror(errno));
+		execv(e->argv[0], e->argv);
+		dprintf(STDOUT_FILENO, "exec %s: %s\n", e->argv[0],
+			strerror(errno));
 		_exit(127);
 	}
 	close(pfd[1]);
-	timed_out = relay(pfd[0], t0 + timeout, &k) == -ETIMEDOUT;
+	timed_out = relay(pfd[0], t0 + timeout, e->ktap ? "    " : "# ",
+			  e->ktap ? &k : NULL) == -ETIMEDOUT;
 	if (timed_out)
 		kill(-pid, SIGKILL);
 	close(pfd[0]);
@@ -161,6 +185,10 @@ static int run_one(int num, const char *name, const char *path, int timeout)
 	} else if (WIFSIGNALED(status)) {
 		out("# %s: killed by signal %d (%s)\n", name, WTERMSIG(status),
 		    strsignal(WTERMSIG(status)));
+	} else if (!e->ktap && WEXITSTATUS(status) == KSFT_SKIP) {
+		out("ok %d %s # SKIP exit status %d (KSFT_SKIP)\n", num, name,
+		    KSFT_SKIP);
+		return 0;
 	} else if (WEXITSTATUS(status)) {
 		out("# %s: exit status %d\n", name, WEXITSTATUS(status));
 	} else {
@@ -171,29 +199,71 @@ static int run_one(int num, const char *name, const char *path, int timeout)
 	return 1;
 }
 
+/* Parse one plan line in place; return 0, or -1 if it is malformed. */
+static int parse_entry(char *line, struct entry *e)
+{
+	char *mode = strtok(line, " \t\n");
+	int n = 0;
+
+	e->name = strtok(NULL, " \t\n");
+	if (!mode || !e->name)
+		return -1;
+	if (strcmp(mode, "ktap") && strcmp(mode, "exit"))
+		return -1;
+	e->ktap = !strcmp(mode, "ktap");
+	while (n < MAX_ARGS && (e->argv[n] = strtok(NULL, " \t\n")))
+		n++;
+	e->argv[n] = NULL;
+	return n ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
-	int timeout = 60, opt, failed = 0;
+	struct entry entries[256];
+	char *lines[256];
+	int timeout = 60, opt, failed = 0, n = 0;
+	size_t cap = 0;
+	char *line = NULL;
+	FILE *plan;
 
 	while ((opt = getopt(argc, argv, "t:")) != -1) {
-		if (opt != 't' || atoi(optarg) <= 0) {
-			fprintf(stderr, "usage: %s [-t SECONDS] NAME=PATH...\n",
-				argv[0]);
-			return 2;
-		}
+		if (opt != 't' || atoi(optarg) <= 0)
+			goto usage;
 		timeout = atoi(optarg);
 	}
-	out("KTAP version 1\n1..%d\n", argc - optind);
-	for (int i = optind; i < argc; i++) {
-		char *eq = strchr(argv[i], '=');
-
-		if (!eq) {
-			fprintf(stderr, "%s: want NAME=PATH, got %s\n",
-				argv[0], argv[i]);
+	if (optind != argc - 1)
+		goto usage;
+	plan = fopen(argv[optind], "r");
+	if (!plan) {
+		fprintf(stderr, "%s: %s: %s\n", argv[0], argv[optind],
+			strerror(errno));
+		return 2;
+	}
+	while (getline(&line, &cap, plan) > 0) {
+		if (line[strspn(line, " \t\n")] == '\0' || line[0] == '#')
+			continue;
+		if (n == (int)ARRAY_SIZE(entries)) {
+			fprintf(stderr, "%s: more than %zu tests\n", argv[0],
+				ARRAY_SIZE(entries));
 			return 2;
 		}
-		*eq = '\0';
-		failed += run_one(i - optind + 1, argv[i], eq + 1, timeout);
+		lines[n] = strdup(line);
+		if (!lines[n] || parse_entry(lines[n], &entries[n])) {
+			fprintf(stderr, "%s: %s: bad line: %s", argv[0],
+				argv[optind], line);
+			return 2;
+		}
+		n++;
 	}
+	fclose(plan);
+	free(line);
+
+	out("KTAP version 1\n1..%d\n", n);
+	for (int i = 0; i < n; i++)
+		failed += run_one(i + 1, &entries[i], timeout);
 	return failed ? 1 : 0;
+
+usage:
+	fprintf(stderr, "usage: %s [-t SECONDS] PLAN\n", argv[0]);
+	return 2;
 }

@@ -160,3 +160,32 @@ class TestRealModels(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestSelftests(unittest.TestCase):
+    def doc(self, model, statuses):
+        return {'label': model, 'model': model,
+                'scenarios': [{'name': f'selftest-{n}', 'status': st,
+                               'cases': []}
+                              for n, st in statuses.items()]}
+
+    def test_regression_is_pass_on_stock_fail_elsewhere(self):
+        from repro.harness import selftests
+        stock = self.doc('stock', {'a': 'ok', 'b': 'not ok', 'c': 'ok'})
+        new = self.doc('proposed', {'a': 'not ok', 'b': 'not ok',
+                                    'c': 'ok'})
+        self.assertEqual(selftests.regressions([stock, new]),
+                         [('selftest-a', 'proposed')])
+
+    def test_selftest_failure_is_not_a_model_failure(self):
+        text = ('KTAP version 1\n1..1\n# selftest-x: exit status 1\n'
+                'not ok 1 selftest-x\n')
+        d = results.collect('k', '6.1', None, text, ['selftest-x'])
+        results.judge(d, Models())
+        self.assertEqual(d['failed'], [])
+
+    def test_repo_table_parses(self):
+        from repro.harness import selftests
+        names = [t['name'] for t in selftests.load()]
+        self.assertIn('selftest-uffd-shmem', names)
+        self.assertEqual(len(names), len(set(names)))

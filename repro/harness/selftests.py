@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The kernel's own mm selftests (repro/selftests.tsv) as a regression suite.
+
+They are built statically with the selftests' own Makefile from the kernel
+source the kit unpacked, run in the guest after the reproducers by the same
+runner ("exit" mode: their text becomes KTAP diagnostics, their exit status
+the verdict), and compared across kernels: a test that passes on a kernel
+of the `stock` model and fails on another kernel is a regression.
+"""
+
+import os
+import subprocess
+
+from . import kernel
+from .results import SELFTEST as PREFIX
+from .util import KIT_ROOT, KitError, Phase, out_dir
+
+SELFTESTS_TSV = os.path.join(KIT_ROOT, 'repro', 'selftests.tsv')
+# Where the tests live in a 6.1 tree, and where they moved in 6.3.
+DIRS = ('tools/testing/selftests/vm', 'tools/testing/selftests/mm')
+
+
+def load(path=SELFTESTS_TSV):
+    tests = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.split('#', 1)[0].strip()
+            if not line:
+                continue
+            cols = line.split()
+            if len(cols) < 2:
+                raise KitError(f'{path}:{lineno}: want "name binary [args]"')
+            tests.append({'name': PREFIX + cols[0], 'binary': cols[1],
+                          'args': cols[2:]})
+    return tests
+
+
+def build(src, tests):
+    """Build the binaries `tests` need; return the plan entries."""
+    sdir = next((os.path.join(src.path, d) for d in DIRS
+                 if os.path.isdir(os.path.join(src.path, d))), None)
+    if not sdir:
+        raise KitError(f'{src.path} has none of {", ".join(DIRS)}')
+    inc = kernel.uapi_headers(src)
+    out = os.path.join(out_dir(), 'selftests', src.id)
+    os.makedirs(out, exist_ok=True)
+    targets = sorted({os.path.join(out, t['binary']) for t in tests})
+    with Phase('selftests build'):
+        r = subprocess.run(['make', '-C', sdir, f'OUTPUT={out}',
+                            f'KHDR_INCLUDES=-isystem {inc}',
+                            'LDFLAGS=-static'] + targets,
+                           capture_output=True, text=True,
+                           env=kernel.kbuild_env())
+    if r.returncode:
+        raise KitError(f'building selftests in {sdir} failed:\n'
+                       + (r.stdout + r.stderr)[-2500:])
+    return [{'mode': 'exit', 'name': t['name'],
+             'path': os.path.join(out, t['binary']), 'args': t['args']}
+            for t in tests]
+
+
+def regressions(docs):
+    """(test, kernel) pairs: passed on a stock-model kernel, failed here."""
+    def status(doc):
+        return {s['name']: s['status'] for s in doc['scenarios']
+                if s['name'].startswith(PREFIX)}
+    base = [status(d) for d in docs if d['model'] == 'stock']
+    passed = {n for b in base for n, st in b.items() if st == 'ok'}
+    return [(n, d['label']) for d in docs if d['model'] != 'stock'
+            for n, st in status(d).items()
+            if n in passed and st in ('not ok', 'missing')]
