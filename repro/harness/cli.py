@@ -118,27 +118,50 @@ def cmd_repro(args):
     return finish(docs, models, outdir)
 
 
+# The unprivileged pass: nobody, no capabilities, so userfaultfd is
+# UFFD_USER_MODE_ONLY and whatever needs CAP_SYS_ADMIN skips with its reason.
+UNPRIVILEGED = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                '--inh-caps=-all', '--bounding-set=-all']
+
+
 def cmd_host(args):
+    """Run the reproducers on the running kernel, classify it.
+
+    As root there are two passes: as root, and as nobody with every
+    capability dropped, to show what an unprivileged user observes.
+    """
     models = Models()
     names = scenarios(args.bindir)
-    outdir = os.path.join(out_dir(), 'results')
-    hdir = os.path.join(outdir, 'host')
+    hdir = os.path.join(out_dir(), 'results', 'host')
     os.makedirs(hdir, exist_ok=True)
     plan = os.path.join(hdir, 'plan')
     with open(plan, 'w') as f:
         f.write(initramfs.plan_text(scenario_entries(args.bindir, names),
                                     lambda e: e['path']))
-    cmd = [os.path.join(args.bindir, 'runner'), '-t',
-           str(args.scenario_timeout), plan]
-    with Phase('host run'):
-        r = subprocess.run(cmd, capture_output=True, text=True)
-    with open(os.path.join(hdir, 'results.ktap'), 'w') as f:
-        f.write(r.stdout)
+    os.chmod(hdir, 0o755)
+    os.chmod(plan, 0o644)
     release = os.uname().release
-    doc = results.collect(f'host-{release}', release, None, r.stdout, names)
-    results.judge(doc, models)
-    results.save(doc, os.path.join(hdir, 'results.json'))
-    return finish([doc], models, hdir)
+    passes = [('', [])]
+    if os.geteuid() == 0:
+        passes.append(('-nobody', UNPRIVILEGED))
+    docs = []
+    for suffix, prefix in passes:
+        cmd = prefix + [os.path.join(args.bindir, 'runner'), '-t',
+                        str(args.scenario_timeout), plan]
+        with Phase(f"host run{suffix or ' (uid %d)' % os.geteuid()}"):
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               cwd='/')
+        if r.returncode not in (0, 1):
+            raise KitError(f'{" ".join(cmd)}: exit {r.returncode}: '
+                           f'{r.stderr.strip()}')
+        with open(os.path.join(hdir, f'results{suffix}.ktap'), 'w') as f:
+            f.write(r.stdout)
+        doc = results.collect(f'host-{release}{suffix}', release, None,
+                              r.stdout, names)
+        results.judge(doc, models)
+        results.save(doc, os.path.join(hdir, f'results{suffix}.json'))
+        docs.append(doc)
+    return finish(docs, models, hdir)
 
 
 def main(argv=None):
