@@ -20,7 +20,7 @@ ifeq ($(strip $(O)),)
 $(error O must name the build directory; empty would build into /bin and /obj)
 endif
 
-REPRO_SCENARIOS := private-write-hole uffd-missing uffd-copy-isolation
+REPRO_SCENARIOS := private-write-hole uffd-missing uffd-copy-isolation uffd-minor-wp thp-amplification private-read-then-write fork-after-fault memcg-charge
 
 # Paths relative to this file, whatever directory make runs in.
 REPRO_SRC := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
@@ -32,10 +32,10 @@ REPRO_CPPFLAGS := -I$(REPRO_SRC)/lib -MMD -MP
 REPRO_LDLIBS := -lcap
 
 REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS))
-REPRO_LIB_OBJS := $(O)/obj/kit.o
+REPRO_LIB_OBJS := $(O)/obj/kit.o $(O)/obj/backend.o $(O)/obj/pagemap.o
 REPRO_TEST_KIT := $(O)/bin/test-kit
 
-$(O)/obj/kit.o: $(REPRO_SRC)/lib/kit.c
+$(REPRO_LIB_OBJS): $(O)/obj/%.o: $(REPRO_SRC)/lib/%.c
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 

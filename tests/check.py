@@ -53,6 +53,8 @@ def steps():
     for g in sorted(glob.glob(os.path.join(ROOT, 'tests', 'golden',
                                            '*.ktap'))):
         yield f'kunit.py parse: {os.path.relpath(g, ROOT)}', kunit + [g]
+    yield 'W=1: no new warnings in the files the series touches', \
+        [PY, '-m', 'repro.harness', 'w1', '--kernels', 'stock patched']
     yield 'make repro (stock and patched, in QEMU)', ['make', '-C', ROOT,
                                                       'repro']
     for r in sorted(glob.glob(os.path.join(O, 'results', '*',

@@ -9,6 +9,7 @@
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 
@@ -86,7 +87,8 @@ def cmd_repro(args):
     names = scenarios(args.bindir)
     specs = specs_of(args.kernels.split())
     for s in specs:
-        models.check(s.model, {})  # an unknown model fails before any build
+        if s.model:  # an unknown model fails before any build
+            models.check(s.model, {})
     src = kernel.Source()
     images = []
     for spec in specs:
@@ -102,20 +104,73 @@ def cmd_repro(args):
     docs = []
     for spec, (image, version) in zip(specs, images):
         kdir = os.path.join(outdir, spec.name)
-        with Phase(f'{spec.name}: boot+run'):
-            boot = qemu.boot(image, initrd, kdir, args.timeout, acc=acc,
-                             cmdline=f'hugepages=64 '
-                             f'kit.timeout={args.scenario_timeout}')
-        log(f'{spec.name}: {boot["accel"]} ({boot["accel_reason"]}), '
-            f'/init at {boot["init_at"]} s, {boot["status"]}')
-        doc = results.collect(f'{version}-{spec.name}', version, spec.model,
-                              qemu.read(boot['results']),
-                              [e['name'] for e in entries], boot)
+        if spec.outcome == 'splats':
+            doc = run_crashing(spec, image, version, entries, acc, args, kdir)
+        else:
+            doc = run_kernel(spec, image, version, entries, initrd, acc,
+                             args, kdir)
         doc['image'] = image
+        doc['outcome'] = spec.outcome
         results.judge(doc, models)
         results.save(doc, os.path.join(kdir, 'results.json'))
         docs.append(doc)
     return finish(docs, models, outdir)
+
+
+def boot_args(args, extra=''):
+    return (f'hugepages=64 kit.timeout={args.scenario_timeout} {extra}'
+            .strip())
+
+
+def run_kernel(spec, image, version, entries, initrd, acc, args, kdir):
+    """One boot runs every entry; the document of that run."""
+    with Phase(f'{spec.name}: boot+run'):
+        boot = qemu.boot(image, initrd, kdir, args.timeout, acc=acc,
+                         cmdline=boot_args(args))
+    log(f'{spec.name}: {boot["accel"]} ({boot["accel_reason"]}), '
+        f'/init at {boot["init_at"]} s, {boot["status"]}')
+    return results.collect(f'{version}-{spec.name}', version, spec.model,
+                           qemu.read(boot['results']),
+                           [e['name'] for e in entries], boot)
+
+
+def run_crashing(spec, image, version, entries, acc, args, kdir):
+    """A kernel expected to crash: one boot per reproducer, oops=panic.
+
+    An oops in a fault path leaves its task holding mmap_lock, so whatever
+    ran after it in the same boot would measure the wreckage.  A boot of
+    its own per reproducer, ended by the first oops, records cleanly which
+    reproducer crashes the kernel and how.
+    """
+    runner = os.path.join(args.bindir, 'runner')
+    scen, splats, boots = [], [], []
+    for e in entries:
+        if e['mode'] != 'ktap':
+            continue
+        edir = os.path.join(kdir, e['name'])
+        initrd = initramfs.build(runner, [e], os.path.join(
+            out_dir(), 'initramfs-one', e['name'] + '.cpio'))
+        with Phase(f'{spec.name}: {e["name"]}'):
+            boot = qemu.boot(image, initrd, edir, args.timeout, acc=acc,
+                             cmdline=boot_args(args, 'oops=panic'))
+        d = results.collect('', version, None, qemu.read(boot['results']),
+                            [e['name']], boot)
+        s = d['scenarios'][0]
+        s['splat'] = boot['splats'][0] if boot['splats'] else None
+        s['boot_status'] = boot['status']
+        rip = [l for l in boot['excerpt'] if 'RIP: 0010' in l]
+        s['rip'] = rip[0].strip() if rip else None
+        scen.append(s)
+        splats += boot['splats'][:1]
+        boots.append(boot)
+    summary = dict(boots[0]) if boots else {'status': 'no-init'}
+    summary.update(status='splat' if splats else 'ok', splats=splats,
+                   seconds=round(sum(b['seconds'] for b in boots), 2))
+    doc = results.collect(f'{version}-{spec.name}', version, spec.model, '',
+                          [], summary)
+    doc['scenarios'] = scen
+    doc['parse_error'] = None
+    return doc
 
 
 # The unprivileged pass: nobody, no capabilities, so userfaultfd is
@@ -164,6 +219,45 @@ def cmd_host(args):
     return finish(docs, models, hdir)
 
 
+def cmd_w1(args):
+    """W=1 warnings in the files a series touches: none may be new."""
+    src = kernel.Source()
+    specs = specs_of(args.kernels.split())
+    base = next((s for s in specs if s.series == '-'), None)
+    if not base:
+        raise KitError('w1: KERNELS= needs a kernel without a series to '
+                       'compare with')
+    bad = 0
+    for spec in specs:
+        if spec is base:
+            continue
+        objs = sorted({re.sub(r'\.c$', '.o', f)
+                       for p in src.series_files(spec.series)
+                       for f in touched(p) if f.endswith('.c')})
+        if not objs:
+            continue
+        before = kernel.w1_warnings(src, base, objs)
+        after = kernel.w1_warnings(src, spec, objs)
+        new = [w for w in after if strip_line(w) not in
+               {strip_line(b) for b in before}]
+        print(f'{spec.name}: W=1 {" ".join(objs)}: {len(before)} warnings '
+              f'before, {len(after)} after, {len(new)} new')
+        for w in new:
+            print(f'    {w}')
+        bad += len(new)
+    return 1 if bad else 0
+
+
+def touched(patch):
+    with open(patch) as f:
+        return re.findall(r'^\+\+\+ b/(\S+)', f.read(), re.M)
+
+
+def strip_line(w):
+    """A warning without its line and column, which a patch may move."""
+    return re.sub(r':\d+:\d+:', ':', w)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='python3 -m repro.harness')
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -171,7 +265,7 @@ def main(argv=None):
     p.add_argument('targets', nargs='+', choices=sorted(deps.NEEDS))
     p.set_defaults(fn=cmd_deps)
     for name, fn in (('kernels', cmd_kernels), ('repro', cmd_repro),
-                     ('host', cmd_host)):
+                     ('host', cmd_host), ('w1', cmd_w1)):
         p = sub.add_parser(name)
         p.add_argument('--kernels',
                        default=os.environ.get('KERNELS') or DEFAULT_KERNELS)

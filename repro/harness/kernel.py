@@ -42,11 +42,15 @@ GIT = ['git', '-c', 'user.name=shmem-rfc-kit',
 class KernelSpec:
     """One row of kernels.tsv."""
 
-    def __init__(self, name, series, configs, model):
+    def __init__(self, name, series, configs, model, outcome):
         self.name = name
         self.series = series
         self.configs = configs
-        self.model = model
+        self.model = None if model == '-' else model
+        if outcome not in ('runs', 'splats'):
+            raise KitError(f'{KERNELS_TSV}: {name}: outcome must be runs or '
+                           f'splats, not {outcome}')
+        self.outcome = outcome
 
     def __repr__(self):
         return f'KernelSpec({self.name})'
@@ -60,11 +64,13 @@ def load_kernels(path=KERNELS_TSV):
             if not line:
                 continue
             cols = line.split()
-            if len(cols) != 4:
-                raise KitError(f'{path}:{lineno}: want 4 columns '
-                               f'(name series configs model), got {len(cols)}')
-            name, series, configs, model = cols
-            specs[name] = KernelSpec(name, series, configs.split(','), model)
+            if len(cols) != 5:
+                raise KitError(f'{path}:{lineno}: want 5 columns (name '
+                               f'series configs model outcome), got '
+                               f'{len(cols)}')
+            name, series, configs, model, outcome = cols
+            specs[name] = KernelSpec(name, series, configs.split(','), model,
+                                     outcome)
     return specs
 
 
@@ -371,3 +377,36 @@ def uapi_headers(src):
                  'headers'], what='make headers')
     open(os.path.join(hdir, '.kit-ready'), 'w').close()
     return inc
+
+
+def w1_warnings(src, spec, files):
+    """Compiler warnings with W=1 for `files` (objects) of kernel `spec`.
+
+    Built in a build directory of its own, so the W=1 flags never leak into
+    the cached kernels' objects.  Returns the warning lines, with the
+    object path, in the order the compiler printed them.
+    """
+    frags = fragment_paths(spec.configs)
+    cdig = digest(ARCH, RECIPE, file_digest(frags))
+    bdir = os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}-W1')
+    os.makedirs(bdir, exist_ok=True)
+    with open(os.path.join(src.path, '.kit-lock'), 'w') as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        src.checkout(spec.series)
+        stamp = os.path.join(bdir, '.kit-config')
+        if not (os.path.exists(stamp) and open(stamp).read() == cdig):
+            configure(src, bdir, frags)
+            with open(stamp, 'w') as f:
+                f.write(cdig)
+        for f in files:
+            obj = os.path.join(bdir, f)
+            if os.path.exists(obj):
+                os.unlink(obj)
+        r = subprocess.run(['make', '-C', src.path, f'O={bdir}',
+                            f'ARCH={ARCH}', 'W=1', f'-j{os.cpu_count()}']
+                           + files, capture_output=True, text=True,
+                           env=kbuild_env())
+    if r.returncode:
+        raise KitError(f'W=1 build of {" ".join(files)} for {spec.name} '
+                       f'failed:\n{(r.stdout + r.stderr)[-2000:]}')
+    return [l for l in r.stderr.splitlines() if 'warning:' in l]

@@ -80,6 +80,10 @@ def judge(doc, models):
             failed.append(s['name'])
     doc['failed'] = failed
     boot_ok = doc['boot'] is None or doc['boot']['status'] == 'ok'
+    if doc.get('outcome') == 'splats':
+        # An alternative shown not to work: it passes by crashing.
+        doc['verdict'] = 'ok' if doc['boot']['status'] == 'splat' else 'FAIL'
+        return doc
     doc['verdict'] = 'ok' if (boot_ok and not doc['diffs'] and not failed
                               and not doc['parse_error']) else 'FAIL'
     return doc
@@ -92,6 +96,10 @@ def save(doc, path):
 
 
 def cell(doc, case, models):
+    scen = next((s for s in doc['scenarios']
+                 if s['name'] == case.split('/')[0]), {})
+    if scen.get('splat'):
+        return 'SPLAT'
     c = cases_of(doc).get(case)
     if c is None:
         return 'missing'
@@ -153,6 +161,15 @@ def table(docs, models):
         where = (f'{b.get("accel", "?")} boot {b.get("seconds", "?")} s, '
                  f'{b.get("status")}') if d['boot'] else 'host'
         want = f'model {d["model"]}: ' if d['model'] else ''
+        if d.get('outcome') == 'splats':
+            out.append(f'{d["label"]}: {d["kernel"]}, one boot per '
+                       f'reproducer, oops=panic, {b.get("seconds")} s; '
+                       f'expected to crash: {d["verdict"]}')
+            for s in d['scenarios']:
+                what = (f'{s["splat"]} at {s["rip"] or "?"}' if s.get('splat')
+                        else f'no splat, {s["status"]}')
+                out.append(f'    {s["name"]}: {what}')
+            continue
         out.append(f'{d["label"]}: {d["kernel"]}, {where}; {want}'
                    f'{d["verdict"]}; matches: '
                    f'{", ".join(d["matches"]) or "no model"}')

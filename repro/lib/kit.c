@@ -619,6 +619,149 @@ int kit_uffd_zeropage(int uffd, unsigned long dst)
 }
 
 /**
+ * kit_uffd_features() - the features the running kernel's userfaultfd offers
+ * @features: set to the ``UFFD_FEATURE_*`` bits UFFDIO_API reports
+ *
+ * UFFDIO_API succeeds only once per userfaultfd, and asking for a feature
+ * the kernel lacks fails it: probe on a userfaultfd of its own, closed
+ * again, before asking for features with kit_uffd_api_features().
+ *
+ * Return: 0, or -1 with errno set.
+ */
+int kit_uffd_features(unsigned long long *features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	int uffd, err;
+
+	uffd = kit_uffd_open(NULL);
+	if (uffd < 0)
+		return -1;
+	if (ioctl(uffd, UFFDIO_API, &api)) {
+		err = errno;
+		close(uffd);
+		errno = err;
+		return -1;
+	}
+	close(uffd);
+	*features = api.features;
+	return 0;
+}
+
+/**
+ * kit_uffd_api_features() - handshake with UFFDIO_API, asking for features
+ * @uffd: the userfaultfd
+ * @features: ``UFFD_FEATURE_*`` bits to enable, from kit_uffd_features()
+ *
+ * Return: 0, or -1 with errno set (EINVAL if a feature is not offered).
+ */
+int kit_uffd_api_features(int uffd, unsigned long long features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+
+	return ioctl(uffd, UFFDIO_API, &api) ? -1 : 0;
+}
+
+/**
+ * kit_uffd_register() - register a range in any mode
+ * @uffd: the userfaultfd, after UFFDIO_API
+ * @addr: start of the range, aligned to the mapping's page size
+ * @len: length in bytes, a multiple of the mapping's page size
+ * @mode: ``UFFDIO_REGISTER_MODE_*`` bits (MISSING, WP, MINOR)
+ *
+ * Return: 0, or -1 with errno set.
+ */
+int kit_uffd_register(int uffd, void *addr, size_t len,
+		      unsigned long long mode)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (unsigned long)addr, .len = len },
+		.mode = mode,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -1 : 0;
+}
+
+/**
+ * kit_uffd_copy_len() - place a copy of @len bytes with UFFDIO_COPY
+ * @uffd: the userfaultfd
+ * @dst: an address in the range to fill; it is rounded down to @len,
+ *	which must be a power of two (a base or a huge page)
+ * @src: the source buffer of @len bytes
+ * @len: bytes to place: the mapping's page size
+ * @mode: ``UFFDIO_COPY_MODE_*`` bits, e.g. UFFDIO_COPY_MODE_WP
+ *
+ * kit_uffd_copy() for hugetlbfs mappings, whose faults are resolved a huge
+ * page at a time, and for placements that keep a range write-protected.
+ *
+ * Return: 0, or -1 with errno set.
+ */
+int kit_uffd_copy_len(int uffd, unsigned long dst, const void *src,
+		      size_t len, unsigned long long mode)
+{
+	struct uffdio_copy copy = {
+		.dst = dst & ~(len - 1),
+		.src = (unsigned long)src,
+		.len = len,
+		.mode = mode,
+	};
+
+	if (ioctl(uffd, UFFDIO_COPY, &copy))
+		return -1;
+	if (copy.copy != (long long)len) {
+		errno = copy.copy < 0 ? -copy.copy : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/**
+ * kit_uffd_writeprotect() - write-protect a range, or resolve a WP fault
+ * @uffd: the userfaultfd; the range must be registered in WP mode
+ * @addr: page-aligned start of the range
+ * @len: length in bytes, a multiple of the page size
+ * @protect: true to protect, false to unprotect (and wake the faults
+ *	waiting on the range)
+ *
+ * Return: 0, or -1 with errno set.
+ */
+int kit_uffd_writeprotect(int uffd, void *addr, size_t len, bool protect)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (unsigned long)addr, .len = len },
+		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -1 : 0;
+}
+
+/**
+ * kit_uffd_continue() - resolve a MINOR fault with UFFDIO_CONTINUE
+ * @uffd: the userfaultfd
+ * @dst: an address in the range to map; it is rounded down to @len
+ * @len: bytes to map, a power of two: the mapping's page size
+ *
+ * Maps the page the page cache already holds; wakes the faults waiting on
+ * the range.
+ *
+ * Return: 0, or -1 with errno set.
+ */
+int kit_uffd_continue(int uffd, unsigned long dst, size_t len)
+{
+	struct uffdio_continue cont = {
+		.range = { .start = dst & ~(len - 1), .len = len },
+		.mode = 0,
+	};
+
+	if (ioctl(uffd, UFFDIO_CONTINUE, &cont))
+		return -1;
+	if (cont.mapped != (long long)len) {
+		errno = cont.mapped < 0 ? -cont.mapped : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/**
  * kit_resolve_copy() - a kit_access resolver placing a copy of a page
  * @uffd: the userfaultfd
  * @addr: the faulting address
@@ -712,6 +855,11 @@ static int serve_uffd(struct kit_access *acc)
 		return 0;
 	acc->events++;
 	acc->fault_addr = msg.arg.pagefault.address;
+	acc->fault_flags = msg.arg.pagefault.flags;
+	if (acc->fault_flags & UFFD_PAGEFAULT_FLAG_WP)
+		acc->wp_events++;
+	else if (acc->fault_flags & UFFD_PAGEFAULT_FLAG_MINOR)
+		acc->minor_events++;
 	if (acc->events > KIT_MAX_EVENTS) {
 		acc->error = ELOOP;
 		return -1;
@@ -764,8 +912,8 @@ void kit_access_init(struct kit_access *acc, int uffd, void *addr,
  *
  * The access runs in a new thread while the caller polls the userfaultfd
  * and an eventfd the thread signals when the access returned.  Every
- * MISSING event is counted and passed to @acc->resolve; then the wait goes
- * on.  Each wait is bounded by @acc->timeout_ms.  If the access neither
+ * page-fault event is counted by kind and passed to @acc->resolve; then the
+ * wait goes on.  Each wait is bounded by @acc->timeout_ms.  If the access neither
  * completes nor faults in time, or resolving fails, the userfaultfd is
  * closed: that wakes the blocked fault, which is retried without
  * userfaultfd, and the thread can be joined.  SIGSEGV and SIGBUS raised by
@@ -784,7 +932,10 @@ int kit_access_run(struct kit_access *acc)
 	int err;
 
 	acc->events = 0;
+	acc->wp_events = 0;
+	acc->minor_events = 0;
 	acc->fault_addr = 0;
+	acc->fault_flags = 0;
 	acc->completed = false;
 	acc->timed_out = false;
 	acc->uffd_closed = false;

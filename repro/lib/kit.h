@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "backend.h"	/* struct kit_backend, the table of backends */
+
 #ifndef __printf
 #define __printf(a, b)	__attribute__((format(printf, a, b)))
 #endif
@@ -59,22 +61,36 @@ int kit_uffd_api(int uffd);
 int kit_uffd_register_missing(int uffd, void *addr, size_t len);
 int kit_uffd_copy(int uffd, unsigned long dst, const void *src);
 int kit_uffd_zeropage(int uffd, unsigned long dst);
+int kit_uffd_features(unsigned long long *features);
+int kit_uffd_api_features(int uffd, unsigned long long features);
+int kit_uffd_register(int uffd, void *addr, size_t len,
+		      unsigned long long mode);
+int kit_uffd_copy_len(int uffd, unsigned long dst, const void *src,
+		      size_t len, unsigned long long mode);
+int kit_uffd_writeprotect(int uffd, void *addr, size_t len, bool protect);
+int kit_uffd_continue(int uffd, unsigned long dst, size_t len);
 
 /**
  * struct kit_access - one byte access run by kit_access_run()
  * @addr: byte to read or write
  * @write: store @value to @addr if true, else load @addr into @value
  * @value: the byte to store, or the byte loaded once the access completed
- * @uffd: userfaultfd whose MISSING events the access may raise, or -1
+ * @uffd: userfaultfd whose page-fault events the access may raise, or -1
  * @timeout_ms: bound of each wait for an event or for completion;
  *	0 means %KIT_TIMEOUT_MS
- * @resolve: called for every MISSING event with the userfaultfd, the
- *	faulting address and @arg; it must place a page (UFFDIO_COPY,
- *	UFFDIO_ZEROPAGE) and return 0, or return -1 with errno set.
- *	NULL resolves with UFFDIO_ZEROPAGE.
+ * @resolve: called for every page-fault event with the userfaultfd, the
+ *	faulting address and @arg; it must resolve the fault (UFFDIO_COPY,
+ *	UFFDIO_ZEROPAGE, UFFDIO_CONTINUE, UFFDIO_WRITEPROTECT) and return 0,
+ *	or return -1 with errno set.  @fault_flags tells the kind of the
+ *	event.  NULL resolves with UFFDIO_ZEROPAGE.
  * @arg: passed to @resolve
- * @events: number of MISSING events the access raised
- * @fault_addr: address reported by the last MISSING event
+ * @events: number of page-fault events the access raised, of any kind
+ * @wp_events: how many of @events were write-protect faults
+ *	(%UFFD_PAGEFAULT_FLAG_WP)
+ * @minor_events: how many of @events were minor faults
+ *	(%UFFD_PAGEFAULT_FLAG_MINOR); the rest were MISSING faults
+ * @fault_addr: address reported by the last event
+ * @fault_flags: flags (``UFFD_PAGEFAULT_FLAG_*``) of the last event
  * @completed: the access returned within the timeouts, without a signal
  * @timed_out: a wait ran out of time
  * @uffd_closed: @uffd was closed to wake the access; the caller must not
@@ -96,27 +112,16 @@ struct kit_access {
 	void *arg;
 
 	int events;
+	int wp_events;
+	int minor_events;
 	unsigned long fault_addr;
+	unsigned long long fault_flags;
 	bool completed;
 	bool timed_out;
 	bool uffd_closed;
 	bool stuck;
 	int signal;
 	int error;
-};
-
-/**
- * struct kit_backend - a kind of file a scenario maps
- * @name: short name, the last part of the case names (``memfd``)
- * @create: create a file of @pages holes named @name; return its
- *	descriptor, or -1 with errno set
- *
- * Scenarios run their cases once per row of a table of backends, so that a
- * tmpfs file, a huge=always tmpfs file or a hugetlbfs file is one more row.
- */
-struct kit_backend {
-	const char *name;
-	int (*create)(const char *name, size_t pages);
 };
 
 void kit_access_init(struct kit_access *acc, int uffd, void *addr,

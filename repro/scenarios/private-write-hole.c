@@ -8,133 +8,267 @@
  * page-cache page (SGP_CACHE) which do_cow_fault() then copies into a new
  * anonymous page: two pages where only the COW page is needed.  C2: asking
  * shmem_fault() for SGP_READ on such a fault would avoid the first page.
+ * C4: hugetlbfs does not allocate the first page; anon is the baseline
+ * without a file.  C8: the stores never reach the file.
  *
- * Measured: a file of N holes is mapped MAP_PRIVATE and one byte is stored
- * per page.  pc_added is the growth of the file's st_blocks in pages: N on
- * a kernel with the double allocation, 0 with it fixed.  anon_added is the
- * growth of the mapping's smaps Anonymous: in pages, N on every kernel.
- * file_intact says the stores did not reach the file, which must hold on
- * every kernel; the case fails only on that, on a failed store or on a
- * missing COW page, never on the double allocation itself: which kernel
- * should allocate what is the harness's behaviour model, not this test's.
+ * Each case maps a file of N holes MAP_PRIVATE and write-faults every page
+ * one way (variants):
  *
- * Backends are rows of the table at the end; each runs the same test.
+ *   store           one byte stored per page (the case ``memfd`` for memfd)
+ *   populate-write  madvise(MADV_POPULATE_WRITE), as QEMU's prealloc does
+ *   map-populate    mmap(MAP_POPULATE), as cloud-hypervisor's prefault does
+ *   falloc          over a range fallocate()d but never written
+ *   punched         over a hole punched where data was written
+ *
+ * on each backend (memfd, tmpfs, tmpfs-huge, hugetlbfs, anon; falloc and
+ * punched need a file).  Facts: pc_added, the growth of the file's
+ * st_blocks in pages (N on a kernel with the double allocation, 0 with it
+ * fixed; 0 after falloc, whose pages exist already), anon_added, the
+ * mapping's private pages (N on every kernel), their per-write ratios, the
+ * Shmem and ShmemHugePages growth, and what the mapping maps (maps_*, from
+ * pagemap, with CAP_SYS_ADMIN).  A case fails only on a rule every kernel
+ * must keep: every access completes, each page gets its private copy, the
+ * copy reads what was stored and zeros elsewhere (never stale data of a
+ * punched page), and the file still reads what it held before (file_intact);
+ * which kernel should allocate what is the harness's behaviour model.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kit.h"
+#include "pagemap.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+
+/* Pages per case: a PMD's worth on huge=always, a few huge pages. */
 #define NR_PAGES	256
+#define NR_THP_PAGES	512
+#define NR_HUGE_PAGES	4
 
-/* A store that leaked into the file would show here as a non-zero byte. */
-static int file_is_zero(int fd, size_t pages)
+#define STORED		1	/* the byte the store variant writes */
+#define OLD_DATA	0xaa	/* what the punched range held */
+
+enum touch { TOUCH_STORE, TOUCH_POPULATE_WRITE, TOUCH_MAP_POPULATE };
+enum prep { PREP_HOLE, PREP_FALLOC, PREP_PUNCH };
+
+struct variant {
+	const char *name;
+	enum touch touch;
+	enum prep prep;
+	unsigned int needs;	/* KIT_BACKEND_* flags a backend must have */
+};
+
+static const struct variant variants[] = {
+	{ "store", TOUCH_STORE, PREP_HOLE, 0 },
+	{ "populate-write", TOUCH_POPULATE_WRITE, PREP_HOLE, 0 },
+	{ "map-populate", TOUCH_MAP_POPULATE, PREP_HOLE, 0 },
+	{ "falloc", TOUCH_STORE, PREP_FALLOC, KIT_BACKEND_FILE },
+	{ "punched", TOUCH_STORE, PREP_PUNCH, KIT_BACKEND_FILE },
+};
+
+static const struct kit_backend *const backends[] = {
+	&kit_backend_memfd,
+	&kit_backend_tmpfs,
+	&kit_backend_tmpfs_huge,
+	&kit_backend_hugetlbfs,
+	&kit_backend_anon,
+};
+
+static size_t nr_pages(const struct kit_backend *b)
 {
-	size_t i;
-	int ret;
-
-	for (i = 0; i < pages; i++) {
-		ret = kit_pread_page_equals(fd, i, 0);
-		if (ret != 1)
-			return ret;
-	}
-	return 1;
+	if (b->flags & KIT_BACKEND_HUGETLB)
+		return NR_HUGE_PAGES;
+	if (b->flags & KIT_BACKEND_THP)
+		return NR_THP_PAGES;
+	return NR_PAGES;
 }
 
-static void test_private_write_hole(const struct kit_backend *b)
+static bool applies(const struct variant *v, const struct kit_backend *b)
 {
-	long long pc_before, pc_after, anon_before, anon_after;
-	long long shmem_before, shmem_after, pc_added, anon_added;
-	size_t ps = kit_page_size();
-	long long kb_per_page = ps / 1024;
-	int failed_stores = 0;
-	int intact, fd;
-	char *p;
+	return (b->flags & v->needs) == v->needs;
+}
+
+/* The case ``memfd`` predates the variants; keep its name. */
+static void case_name(char *buf, size_t len, const struct variant *v,
+		      const struct kit_backend *b)
+{
+	if (v->touch == TOUCH_STORE && v->prep == PREP_HOLE &&
+	    b == &kit_backend_memfd)
+		snprintf(buf, len, "%s", b->name);
+	else
+		snprintf(buf, len, "%s-%s", v->name, b->name);
+}
+
+/* Make the file's range what the variant stores over. */
+static int prepare(const struct kit_area *a, enum prep prep)
+{
+	off_t len = a->pages * a->page_size;
 	size_t i;
 
-	fd = b->create("private-write-hole", NR_PAGES);
-	if (fd < 0) {
-		ktap_diag("%s: create: %s", b->name, strerror(errno));
-		ktap_result(false, b->name);
+	switch (prep) {
+	case PREP_FALLOC:
+		return fallocate(a->fd, 0, 0, len);
+	case PREP_PUNCH:
+		for (i = 0; i < a->pages; i++)
+			if (kit_area_file_fill(a, i, OLD_DATA))
+				return -1;
+		return fallocate(a->fd,
+				 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 0, len);
+	default:
+		return 0;
+	}
+}
+
+static long long meminfo_or_minus(const char *field)
+{
+	long long kb = kit_meminfo_kb(field);
+
+	return kb < 0 ? -1 : kb;
+}
+
+static void test_case(const struct variant *v, const struct kit_backend *b,
+		      const char *name)
+{
+	long long pc_before, pc_after, anon_added, pc_added;
+	long long shmem_before, shmem_after, huge_before, huge_after;
+	size_t pages = nr_pages(b);
+	int flags = MAP_PRIVATE;
+	struct kit_area a;
+	int intact = -1, failed = 0;
+	long mismatched;
+	char *p;
+
+	if (kit_area_create(&a, b, "private-write-hole", pages)) {
+		ktap_diag("%s: create: %s", name, strerror(errno));
+		ktap_result(false, name);
 		return;
 	}
-	p = kit_map(fd, NR_PAGES, MAP_PRIVATE);
+	if (prepare(&a, v->prep)) {
+		ktap_diag("%s: preparing the file: %s", name, strerror(errno));
+		goto fail;
+	}
+
+	/* MAP_POPULATE faults at mmap(): measure before mapping. */
+	pc_before = kit_area_file_pages(&a);
+	shmem_before = meminfo_or_minus("Shmem:");
+	huge_before = meminfo_or_minus("ShmemHugePages:");
+
+	if (v->touch == TOUCH_MAP_POPULATE)
+		flags |= MAP_POPULATE;
+	p = kit_area_map(&a, flags);
 	if (!p) {
-		ktap_diag("%s: mmap: %s", b->name, strerror(errno));
-		close(fd);
-		ktap_result(false, b->name);
-		return;
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
+		goto fail;
+	}
+	if (v->touch == TOUCH_STORE) {
+		failed = kit_area_touch(&a, p, true, STORED);
+	} else if (v->touch == TOUCH_POPULATE_WRITE &&
+		   madvise(p, pages * a.page_size, MADV_POPULATE_WRITE)) {
+		if (errno == EINVAL) {
+			kit_area_unmap(&a, p);
+			kit_area_destroy(&a);
+			ktap_skip(name, "no MADV_POPULATE_WRITE (Linux < 5.14)");
+			return;
+		}
+		ktap_diag("%s: MADV_POPULATE_WRITE: %s", name, strerror(errno));
+		failed = pages;
 	}
 
-	pc_before = kit_file_pages(fd);
-	anon_before = kit_vma_field_kb(p, "Anonymous:");
-	shmem_before = kit_meminfo_kb("Shmem:");
-
-	for (i = 0; i < NR_PAGES; i++) {
-		struct kit_access acc;
-
-		kit_access_init(&acc, -1, p + i * ps, true, 1);
-		if (!kit_access_run(&acc))
-			continue;
-		if (!failed_stores++)
-			ktap_diag("page %zu: store failed: signal %d, error %d, timed out %d",
-				  i, acc.signal, acc.error, acc.timed_out);
-	}
-
-	pc_after = kit_file_pages(fd);
-	anon_after = kit_vma_field_kb(p, "Anonymous:");
-	shmem_after = kit_meminfo_kb("Shmem:");
-	intact = file_is_zero(fd, NR_PAGES);
-
-	if (pc_before < 0 || pc_after < 0 || anon_before < 0 ||
-	    anon_after < 0 || intact < 0) {
-		ktap_diag("measurement failed: %s", strerror(errno));
-		munmap(p, NR_PAGES * ps);
-		close(fd);
-		ktap_result(false, b->name);
-		return;
+	pc_after = kit_area_file_pages(&a);
+	anon_added = kit_area_private_pages(&a, p);
+	shmem_after = meminfo_or_minus("Shmem:");
+	huge_after = meminfo_or_minus("ShmemHugePages:");
+	if (pc_before < 0 || pc_after < 0 || anon_added < 0) {
+		ktap_diag("%s: measurement failed: %s", name, strerror(errno));
+		kit_area_unmap(&a, p);
+		goto fail;
 	}
 	pc_added = pc_after - pc_before;
-	anon_added = (anon_after - anon_before) / kb_per_page;
-	if (failed_stores)
-		ktap_diag("%d of %d stores failed", failed_stores, NR_PAGES);
 
-	ktap_fact("pages", "%d", NR_PAGES);
+	ktap_fact("pages", "%zu", pages);
 	ktap_fact("pc_added", "%lld", pc_added);
 	ktap_fact("anon_added", "%lld", anon_added);
-	ktap_fact("pc_per_write", "%.2f", (double)pc_added / NR_PAGES);
-	ktap_fact("anon_per_write", "%.2f", (double)anon_added / NR_PAGES);
+	ktap_fact("pc_per_write", "%.2f", (double)pc_added / pages);
+	ktap_fact("anon_per_write", "%.2f", (double)anon_added / pages);
 	if (shmem_before >= 0 && shmem_after >= 0)
 		ktap_fact("shmem_kb_delta", "%lld", shmem_after - shmem_before);
 	else
 		ktap_diag("meminfo Shmem: unreadable");
-	ktap_fact("file_intact", "%d", intact);
+	if (huge_before >= 0 && huge_after >= 0)
+		ktap_fact("shmem_huge_kb_delta", "%lld",
+			  huge_after - huge_before);
+	kit_pagemap_facts("", p, pages, a.page_size);
 
-	munmap(p, NR_PAGES * ps);
-	close(fd);
-	ktap_result(!failed_stores && anon_added == NR_PAGES && intact == 1,
-		    b->name);
+	mismatched = failed ? 0 : kit_area_mismatches(&a, p,
+			v->touch == TOUCH_STORE ? STORED : 0, 0);
+	if (mismatched)
+		ktap_diag("%ld pages of the mapping read neither the stored byte nor zeros",
+			  mismatched);
+	if (a.fd >= 0) {
+		intact = kit_area_file_all_equal(&a, 0);
+		if (intact < 0)
+			ktap_diag("%s: reading the file: %s", name,
+				  strerror(errno));
+		else
+			ktap_fact("file_intact", "%d", intact);
+	}
+
+	kit_area_unmap(&a, p);
+	kit_area_destroy(&a);
+	ktap_result(!failed && !mismatched && anon_added == (long long)pages &&
+		    (a.backend->create ? intact == 1 : true), name);
+	return;
+fail:
+	kit_area_destroy(&a);
+	ktap_result(false, name);
 }
-
-static const struct kit_backend backends[] = {
-	{ "memfd", kit_memfd_create },
-};
 
 int main(void)
 {
+	int setup[ARRAY_SIZE(backends)];
+	char why[ARRAY_SIZE(backends)][256];
+	char name[64];
 	struct utsname u;
-	size_t i;
+	size_t i, j;
+	int plan = 0;
 
-	ktap_header(ARRAY_SIZE(backends));
+	/* Declared needs first, while the process has one thread. */
+	for (j = 0; j < ARRAY_SIZE(backends); j++)
+		setup[j] = kit_backend_setup(backends[j],
+					     3 * nr_pages(backends[j]),
+					     why[j], sizeof(why[j]));
+	for (i = 0; i < ARRAY_SIZE(variants); i++)
+		for (j = 0; j < ARRAY_SIZE(backends); j++)
+			plan += applies(&variants[i], backends[j]);
+
+	ktap_header(plan);
 	if (!uname(&u))
 		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("private-write-hole: %d private stores over holes (C1, C2)",
-		  NR_PAGES);
-	for (i = 0; i < ARRAY_SIZE(backends); i++)
-		test_private_write_hole(&backends[i]);
+	ktap_diag("private-write-hole: private write faults over holes (C1, C2, C4, C8)");
+	for (i = 0; i < ARRAY_SIZE(variants); i++) {
+		for (j = 0; j < ARRAY_SIZE(backends); j++) {
+			if (!applies(&variants[i], backends[j]))
+				continue;
+			case_name(name, sizeof(name), &variants[i],
+				  backends[j]);
+			if (setup[j] > 0) {
+				ktap_skip(name, why[j]);
+			} else if (setup[j] < 0) {
+				ktap_diag("%s: %s", name, why[j]);
+				ktap_result(false, name);
+			} else {
+				test_case(&variants[i], backends[j], name);
+			}
+		}
+	}
 	return ktap_exit_status();
 }

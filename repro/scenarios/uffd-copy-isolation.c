@@ -14,36 +14,108 @@
  *
  * Measured: a read of page 0 of a registered mapping raises MISSING and is
  * resolved with UFFDIO_COPY of a page of 0xa5; then whether the placing
- * mapping, a MAP_SHARED mapping of the file and pread() read the copy, and
- * how many pages the file gained.  The private case fails if the copy
- * reaches the file (C6/C8 broken), which no kernel should allow; the shared
- * case fails if the placing mapping does not read its own copy.
+ * mapping, a MAP_SHARED mapping of the file, another process mapping the
+ * file MAP_SHARED on its own open of it, and pread() read the copy, and how
+ * many pages the file gained.  The private case fails if the copy reaches
+ * the file (C6/C8 broken), which no kernel should allow; the shared case
+ * fails if the placing mapping does not read its own copy.
+ *
+ * The zeropage cases resolve the same fault with UFFDIO_ZEROPAGE instead:
+ * zeros cannot be told from a hole, so they measure how many pages the file
+ * gained and whether the placing mapping, once pwrite() has filled the
+ * file's page, still reads its zeros (the placement lives in its page
+ * table only: C6) or follows the file (the placement is the page-cache
+ * page: C7).  They fail if the placing mapping does not read zeros.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kit.h"
 
 #define NR_PAGES	4
 #define COPY_BYTE	0xa5
+#define FILE_BYTE	0x5a	/* what pwrite() puts in the file afterwards */
+
+/*
+ * Does another process read @byte all over page @index of the file, through
+ * a MAP_SHARED mapping of its own open of it (/proc/self/fd)?  Return 1, 0,
+ * or -1 with errno set.  The child gets %KIT_TIMEOUT_MS to answer.
+ */
+static int other_process_sees(int fd, size_t index, int byte)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	size_t ps = kit_page_size();
+	unsigned char answer = 2;
+	int pipefd[2], n, err;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		err = errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		errno = err;
+		return -1;
+	}
+	if (!pid) {
+		char path[64];
+		void *m = MAP_FAILED;
+		int own;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		own = open(path, O_RDONLY | O_CLOEXEC);
+		if (own >= 0)
+			m = mmap(NULL, ps, PROT_READ, MAP_SHARED, own,
+				 index * ps);
+		if (m != MAP_FAILED)
+			answer = kit_page_equals(m, byte);
+		if (write(pipefd[1], &answer, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	pfd.fd = pipefd[0];
+	do {
+		n = poll(&pfd, 1, KIT_TIMEOUT_MS);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0 || read(pipefd[0], &answer, 1) != 1) {
+		answer = 2;
+		kill(pid, SIGKILL);
+	}
+	close(pipefd[0]);
+	waitpid(pid, NULL, 0);
+	if (answer > 1) {
+		errno = n == 0 ? ETIMEDOUT : EIO;
+		return -1;
+	}
+	return answer;
+}
 
 /*
  * Map a file of holes twice, privately and shared, register one mapping for
- * MISSING and read page 0 through it, resolving with UFFDIO_COPY of @src.
- * Pass if the placing mapping reads the copy and, for a private placement,
- * the copy stayed out of the file.
+ * MISSING and read page 0 through it, resolving with UFFDIO_COPY of a page
+ * of %COPY_BYTE, or with UFFDIO_ZEROPAGE if @zeropage.  For a copy, pass if
+ * the placing mapping reads the copy and, for a private placement, the copy
+ * stayed out of the file; for a zero page, pass if the placing mapping
+ * reads zeros.
  */
-static void test_copy(const struct kit_backend *b, const char *name,
-		      bool place_private)
+static void test_place(const struct kit_backend *b, const char *name,
+		       bool place_private, bool zeropage)
 {
+	int placed, shared_sees, pread_sees, other_sees, follows;
 	long long pc_before, pc_after;
 	size_t ps = kit_page_size();
-	int placed, shared_sees, pread_sees;
 	char *priv = NULL, *shared = NULL;
 	struct kit_access acc;
 	char *src = NULL, *dst;
@@ -83,8 +155,10 @@ static void test_copy(const struct kit_backend *b, const char *name,
 
 	pc_before = kit_file_pages(fd);
 	kit_access_init(&acc, uffd, dst, false, 0);
-	acc.resolve = kit_resolve_copy;
-	acc.arg = src;
+	if (!zeropage) {
+		acc.resolve = kit_resolve_copy;
+		acc.arg = src;
+	}
 	ok = !kit_access_run(&acc);
 	if (acc.uffd_closed)
 		uffd = -1;
@@ -93,28 +167,50 @@ static void test_copy(const struct kit_backend *b, const char *name,
 		  acc.error ? strerror(acc.error) : "none", acc.timed_out);
 	if (acc.stuck)
 		goto fail;
-	placed = kit_page_equals(dst, COPY_BYTE);
+	placed = kit_page_equals(dst, zeropage ? 0 : COPY_BYTE);
 
 	/*
 	 * Count the file's pages before reading through the shared mapping:
 	 * a shared read fault on a hole allocates a page-cache page itself.
 	 */
 	pc_after = kit_file_pages(fd);
+	if (pc_before < 0 || pc_after < 0) {
+		ktap_diag("%s: measurement failed: %s", name, strerror(errno));
+		goto fail;
+	}
+
+	if (zeropage) {
+		/* Fill the file's page: does the placing mapping follow? */
+		memset(src, FILE_BYTE, ps);
+		if (pwrite(fd, src, ps, 0) != (ssize_t)ps) {
+			ktap_diag("%s: pwrite: %s", name, strerror(errno));
+			goto fail;
+		}
+		follows = kit_page_equals(dst, FILE_BYTE);
+		ktap_fact("reads_zero", "%d", placed);
+		ktap_fact("follows_file", "%d", follows);
+		ktap_fact("pc_added", "%lld", pc_after - pc_before);
+		ktap_result(ok && placed, name);
+		goto out;
+	}
+
 	pread_sees = kit_pread_page_equals(fd, 0, COPY_BYTE);
+	other_sees = other_process_sees(fd, 0, COPY_BYTE);
 	shared_sees = kit_page_equals(shared, COPY_BYTE);
-	if (pc_before < 0 || pc_after < 0 || pread_sees < 0) {
+	if (pread_sees < 0 || other_sees < 0) {
 		ktap_diag("%s: measurement failed: %s", name, strerror(errno));
 		goto fail;
 	}
 
 	if (place_private) {
 		ktap_fact("private_reads_copy", "%d", placed);
-		ok &= placed && !shared_sees && !pread_sees;
+		ok &= placed && !shared_sees && !pread_sees && !other_sees;
 	} else {
 		ok &= shared_sees;
 	}
 	ktap_fact("shared_sees_copy", "%d", shared_sees);
 	ktap_fact("pread_sees_copy", "%d", pread_sees);
+	ktap_fact("other_process_sees_copy", "%d", other_sees);
 	ktap_fact("pc_added", "%lld", pc_after - pc_before);
 	ktap_result(ok, name);
 	goto out;
@@ -134,12 +230,24 @@ out:
 
 static void test_private(const struct kit_backend *b, const char *name)
 {
-	test_copy(b, name, true);
+	test_place(b, name, true, false);
 }
 
 static void test_shared(const struct kit_backend *b, const char *name)
 {
-	test_copy(b, name, false);
+	test_place(b, name, false, false);
+}
+
+static void test_zeropage_private(const struct kit_backend *b,
+				  const char *name)
+{
+	test_place(b, name, true, true);
+}
+
+static void test_zeropage_shared(const struct kit_backend *b,
+				 const char *name)
+{
+	test_place(b, name, false, true);
 }
 
 struct test_case {
@@ -150,10 +258,12 @@ struct test_case {
 static const struct test_case cases[] = {
 	{ "private", test_private },
 	{ "shared", test_shared },
+	{ "zeropage-private", test_zeropage_private },
+	{ "zeropage-shared", test_zeropage_shared },
 };
 
-static const struct kit_backend backends[] = {
-	{ "memfd", kit_memfd_create },
+static const struct kit_backend *const backends[] = {
+	&kit_backend_memfd,
 };
 
 int main(void)
@@ -165,12 +275,12 @@ int main(void)
 	ktap_header(ARRAY_SIZE(cases) * ARRAY_SIZE(backends));
 	if (!uname(&u))
 		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("uffd-copy-isolation: UFFDIO_COPY placed privately or shared (C6, C7, C8)");
+	ktap_diag("uffd-copy-isolation: UFFDIO_COPY, ZEROPAGE, private or shared (C6-C8)");
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		for (j = 0; j < ARRAY_SIZE(backends); j++) {
 			snprintf(name, sizeof(name), "%s-%s", cases[i].name,
-				 backends[j].name);
-			cases[i].run(&backends[j], name);
+				 backends[j]->name);
+			cases[i].run(backends[j], name);
 		}
 	}
 	return ktap_exit_status();

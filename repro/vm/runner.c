@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
@@ -80,13 +81,47 @@ struct entry {
 	char *argv[MAX_ARGS + 1];
 };
 
+/* PF_EXITING from include/linux/sched.h: the task is in do_exit(). */
+#define PF_EXITING	0x00000004
+#define STUCK_SECONDS	3
+
+/*
+ * True if @pid is inside do_exit().  A task the kernel oopsed on while it
+ * held its mmap lock stays there forever, with our pipe still open and
+ * deaf to SIGKILL: no amount of waiting brings its EOF.
+ */
+static bool exiting(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long flags;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* Field 9, counted after the ")" that ends the command name. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & PF_EXITING;
+}
+
 /*
  * Copy the child's output until EOF or the deadline, each line prefixed
- * with @prefix; count KTAP results when the output is KTAP.
+ * with @prefix; count KTAP results when the output is KTAP.  Returns 0 at
+ * EOF, -ETIMEDOUT at the deadline, -EDEADLK if the child is stuck exiting.
  */
 static int relay(int fd, double deadline, const char *prefix,
-		 struct child_ktap *k)
+		 struct child_ktap *k, pid_t pid)
 {
+	double stuck_since = 0;
 	size_t plen = strlen(prefix);
 	char buf[4096], line[8192];
 	size_t len = 0;
@@ -99,10 +134,17 @@ static int relay(int fd, double deadline, const char *prefix,
 
 		if (ms <= 0)
 			return -ETIMEDOUT;
-		if (poll(&pfd, 1, ms) <= 0) {
-			if (errno == EINTR)
-				continue;
-			return -ETIMEDOUT;
+		n = poll(&pfd, 1, ms < 1000 ? ms : 1000);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!exiting(pid))
+				stuck_since = 0;
+			else if (!stuck_since)
+				stuck_since = now();
+			else if (now() - stuck_since > STUCK_SECONDS)
+				return -EDEADLK;
+			continue;
 		}
 		n = read(fd, buf, sizeof(buf));
 		if (n <= 0)
@@ -138,7 +180,8 @@ static int run_one(int num, struct entry *e, int timeout)
 	const char *name = e->name;
 	struct child_ktap k = { .plan = -1 };
 	double t0 = now();
-	int pfd[2], status, timed_out;
+	int pfd[2], status = 0, ret;
+	bool timed_out, stuck, reaped = false;
 	pid_t pid;
 
 	if (pipe(pfd)) {
@@ -165,12 +208,19 @@ static int run_one(int num, struct entry *e, int timeout)
 		_exit(127);
 	}
 	close(pfd[1]);
-	timed_out = relay(pfd[0], t0 + timeout, e->ktap ? "    " : "# ",
-			  e->ktap ? &k : NULL) == -ETIMEDOUT;
-	if (timed_out)
+	ret = relay(pfd[0], t0 + timeout, e->ktap ? "    " : "# ",
+		    e->ktap ? &k : NULL, pid);
+	timed_out = ret == -ETIMEDOUT;
+	stuck = ret == -EDEADLK;
+	if (ret)
 		kill(-pid, SIGKILL);
 	close(pfd[0]);
-	waitpid(pid, &status, 0);
+	/* Bounded: a task stuck in the kernel is reported, not waited for. */
+	for (int i = 0; i < 50 && !reaped; i++) {
+		reaped = waitpid(pid, &status, WNOHANG) == pid;
+		if (!reaped)
+			usleep(100000);
+	}
 
 	/*
 	 * Close the child's document if it died before its plan was met, so
@@ -180,7 +230,10 @@ static int run_one(int num, struct entry *e, int timeout)
 		out("    # case %d of %d never reported\n    not ok %d case-%d\n",
 		    i, k.plan, i, i);
 	out("# %s: %.2f s\n", name, now() - t0);
-	if (timed_out) {
+	if (stuck || !reaped) {
+		out("# %s: stuck in do_exit() and never reaped: did the kernel oops on it?\n",
+		    name);
+	} else if (timed_out) {
 		out("# %s: timed out after %d s, killed\n", name, timeout);
 	} else if (WIFSIGNALED(status)) {
 		out("# %s: killed by signal %d (%s)\n", name, WTERMSIG(status),

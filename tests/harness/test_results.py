@@ -136,6 +136,13 @@ class TestModels(unittest.TestCase):
                          ['ok', 'missing', 'missing'])
         self.assertEqual(d['verdict'], 'FAIL')
 
+    def test_skip_disagrees_with_a_declared_model_not_a_classification(self):
+        text = PASS.replace('ok 1 memfd', 'ok 1 memfd # SKIP no memfd') \
+            .replace('not ok 2 shared', 'ok 2 shared')
+        d = self.doc(text, 'old')
+        self.assertEqual(d['diffs'][0][3], 'skipped')
+        self.assertEqual(d['matches'], ['old', 'new'])
+
     def test_unknown_model(self):
         from repro.harness.util import KitError
         with self.assertRaises(KitError):

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -352,6 +353,7 @@ static void test_access(void)
 	}
 	CHECK(uffd >= 0);
 	CHECK(acc.completed && acc.events == 1 && acc.value == 0);
+	CHECK(acc.wp_events == 0 && acc.minor_events == 0);
 	if (uffd >= 0)
 		close(uffd);
 
@@ -367,6 +369,56 @@ static void test_access(void)
 	CHECK(acc.error == EPROTO && !acc.stuck && acc.events == 1);
 }
 
+static int resolve_unprotect(int uffd, unsigned long addr, void *arg)
+{
+	size_t ps = kit_page_size();
+
+	(void)arg;
+	return kit_uffd_writeprotect(uffd, (void *)(addr & ~(ps - 1)), ps,
+				     false);
+}
+
+/* Events are counted by kind: a WP fault is not a MISSING one. */
+static void test_access_wp(void)
+{
+	size_t ps = kit_page_size();
+	struct kit_access acc = { .uffd_closed = false };
+	char *p;
+	int uffd;
+
+	uffd = kit_uffd_open(NULL);
+	if (uffd < 0) {
+		printf("# userfaultfd: %s: WP checks skipped\n",
+		       strerror(errno));
+		return;
+	}
+	p = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED);
+	if (p == MAP_FAILED) {
+		close(uffd);
+		return;
+	}
+	p[0] = 1;
+	if (kit_uffd_api_features(uffd, 0) ||
+	    kit_uffd_register(uffd, p, ps, UFFDIO_REGISTER_MODE_WP) ||
+	    kit_uffd_writeprotect(uffd, p, ps, true)) {
+		printf("# uffd WP on anonymous memory: %s: checks skipped\n",
+		       strerror(errno));
+	} else {
+		kit_access_init(&acc, uffd, p, true, 2);
+		acc.resolve = resolve_unprotect;
+		CHECK(kit_access_run(&acc) == 0);
+		CHECK(acc.events == 1 && acc.wp_events == 1);
+		CHECK(acc.minor_events == 0);
+		CHECK(acc.fault_flags & UFFD_PAGEFAULT_FLAG_WP);
+		CHECK(p[0] == 2);
+	}
+	if (!acc.uffd_closed)
+		close(uffd);
+	munmap(p, ps);
+}
+
 int main(void)
 {
 	test_blocks();
@@ -375,6 +427,7 @@ int main(void)
 	test_proc();
 	test_ktap();
 	test_access();
+	test_access_wp();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fork-after-fault: fork once private pages exist over holes; parent and
+ * child each write; COW must isolate both, and the file is untouched.
+ *
+ * Hazard "fork after the fault" of the RFC, claims C2 and C8: the reference
+ * patch maps the COW page of a private write over a hole without any
+ * page-cache page behind it (VM_FAULT_DONE_COW), so the page is anonymous
+ * from the start and fork() must treat it like any other anonymous page:
+ * shared read-only after fork, copied on the next write of either side.
+ *
+ * Each case maps a file of N holes MAP_PRIVATE and stores OLD to every page
+ * (pc_per_write, anon_per_write: the double allocation shows here on a
+ * kernel that has it), then forks.  The child checks it reads OLD, stores
+ * CHILD to every page and tells the parent; the parent checks it still
+ * reads OLD, stores PARENT and tells the child; the child checks it still
+ * reads CHILD and exits.  Then the file must still read zeros and must not
+ * have grown (pc_added_after_fork).  Each step is bounded; a child that
+ * does not finish in time is killed.  A case fails if any check fails.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kit.h"
+#include "pagemap.h"
+
+#define NR_PAGES	256
+#define NR_THP_PAGES	512
+#define NR_HUGE_PAGES	4
+
+#define OLD		0x11
+#define CHILD		0x22
+#define PARENT		0x33
+
+#define STEP_TIMEOUT_MS	5000
+
+/* Bits of the child's exit status. */
+#define CHILD_SAW_OLD_BAD	0x1
+#define CHILD_NO_GO		0x2
+#define CHILD_ISOLATION_BAD	0x4
+#define CHILD_PIPE_BAD		0x8
+
+static const struct kit_backend *const backends[] = {
+	&kit_backend_memfd,
+	&kit_backend_tmpfs,
+	&kit_backend_tmpfs_huge,
+	&kit_backend_hugetlbfs,
+	&kit_backend_anon,
+};
+
+static size_t nr_pages(const struct kit_backend *b)
+{
+	if (b->flags & KIT_BACKEND_HUGETLB)
+		return NR_HUGE_PAGES;
+	if (b->flags & KIT_BACKEND_THP)
+		return NR_THP_PAGES;
+	return NR_PAGES;
+}
+
+/* Does every byte of the mapping equal @byte? */
+static bool all_equal(const struct kit_area *a, const char *p, int byte)
+{
+	return kit_area_mismatches(a, p, byte, byte) == 0;
+}
+
+/* Wait for one byte on @fd; 0 on success, -1 on timeout, EOF or error. */
+static int wait_byte(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+	int n;
+
+	do {
+		n = poll(&pfd, 1, STEP_TIMEOUT_MS);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	return read(fd, &c, 1) == 1 ? 0 : -1;
+}
+
+static int send_byte(int fd)
+{
+	return write(fd, "x", 1) == 1 ? 0 : -1;
+}
+
+/* The child's side; never returns. */
+static void child(const struct kit_area *a, char *p, int rd, int wr)
+{
+	int status = 0;
+
+	if (!all_equal(a, p, OLD))
+		status |= CHILD_SAW_OLD_BAD;
+	memset(p, CHILD, a->pages * a->page_size);
+	if (send_byte(wr))
+		status |= CHILD_PIPE_BAD;
+	if (wait_byte(rd))
+		status |= CHILD_NO_GO;
+	if (!all_equal(a, p, CHILD))
+		status |= CHILD_ISOLATION_BAD;
+	_exit(status);
+}
+
+/* Reap @pid within the step timeout, killing it if it overstays. */
+static int reap(pid_t pid, int *status)
+{
+	struct timespec ms = { 0, 1000000 };
+	int i;
+
+	for (i = 0; i < STEP_TIMEOUT_MS; i++) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		nanosleep(&ms, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+static void test_case(const struct kit_backend *b)
+{
+	long long pc0, pc1, pc2, anon1;
+	size_t pages = nr_pages(b);
+	int to_child[2], to_parent[2];
+	bool parent_isolated = false, ok = true;
+	struct kit_area a;
+	int status = 0, intact;
+	pid_t pid;
+	char *p;
+
+	if (kit_area_create(&a, b, "fork-after-fault", pages)) {
+		ktap_diag("%s: create: %s", b->name, strerror(errno));
+		ktap_result(false, b->name);
+		return;
+	}
+	p = kit_area_map(&a, MAP_PRIVATE);
+	if (!p) {
+		ktap_diag("%s: mmap: %s", b->name, strerror(errno));
+		kit_area_destroy(&a);
+		ktap_result(false, b->name);
+		return;
+	}
+	pc0 = kit_area_file_pages(&a);
+	if (kit_area_touch(&a, p, true, OLD))
+		goto fail;
+	memset(p, OLD, pages * a.page_size);
+	pc1 = kit_area_file_pages(&a);
+	anon1 = kit_area_private_pages(&a, p);
+	if (pc0 < 0 || pc1 < 0 || anon1 < 0) {
+		ktap_diag("%s: measurement failed: %s", b->name,
+			  strerror(errno));
+		goto fail;
+	}
+	ktap_fact("pages", "%zu", pages);
+	ktap_fact("pc_per_write", "%.2f", (double)(pc1 - pc0) / pages);
+	ktap_fact("anon_per_write", "%.2f", (double)anon1 / pages);
+
+	if (pipe2(to_child, O_CLOEXEC))
+		goto fail;
+	if (pipe2(to_parent, O_CLOEXEC)) {
+		close(to_child[0]);
+		close(to_child[1]);
+		goto fail;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (!pid) {
+		close(to_child[1]);
+		close(to_parent[0]);
+		child(&a, p, to_child[0], to_parent[1]);
+	}
+	close(to_child[0]);
+	close(to_parent[1]);
+	if (pid < 0) {
+		ktap_diag("%s: fork: %s", b->name, strerror(errno));
+		close(to_child[1]);
+		close(to_parent[0]);
+		goto fail;
+	}
+	if (wait_byte(to_parent[0])) {
+		ktap_diag("%s: the child did not report its stores in time",
+			  b->name);
+		ok = false;
+	} else {
+		parent_isolated = all_equal(&a, p, OLD);
+	}
+	memset(p, PARENT, pages * a.page_size);
+	send_byte(to_child[1]);
+	close(to_child[1]);
+	close(to_parent[0]);
+	if (reap(pid, &status)) {
+		ktap_diag("%s: waiting for the child: %s", b->name,
+			  strerror(errno));
+		ok = false;
+	}
+
+	pc2 = kit_area_file_pages(&a);
+	ktap_fact("parent_isolated", "%d", parent_isolated);
+	if (WIFEXITED(status)) {
+		int s = WEXITSTATUS(status);
+
+		ktap_fact("child_saw_old", "%d", !(s & CHILD_SAW_OLD_BAD));
+		ktap_fact("child_isolated", "%d", !(s & CHILD_ISOLATION_BAD));
+		if (s)
+			ktap_diag("%s: child exit status %#x", b->name, s);
+		ok = ok && !s;
+	} else {
+		ktap_diag("%s: child ended by signal %d", b->name,
+			  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		ok = false;
+	}
+	if (!all_equal(&a, p, PARENT)) {
+		ktap_diag("%s: the parent's pages do not read its own stores",
+			  b->name);
+		ok = false;
+	}
+	kit_pagemap_facts("", p, pages, a.page_size);
+	if (pc2 >= 0)
+		ktap_fact("pc_added_after_fork", "%lld", pc2 - pc1);
+	if (a.fd >= 0) {
+		intact = kit_area_file_all_equal(&a, 0);
+		if (intact < 0) {
+			ktap_diag("%s: reading the file: %s", b->name,
+				  strerror(errno));
+			ok = false;
+		} else {
+			ktap_fact("file_intact", "%d", intact);
+			ok = ok && intact == 1;
+		}
+	}
+	kit_area_unmap(&a, p);
+	kit_area_destroy(&a);
+	ktap_result(ok && parent_isolated && pc2 == pc1, b->name);
+	return;
+fail:
+	kit_area_unmap(&a, p);
+	kit_area_destroy(&a);
+	ktap_result(false, b->name);
+}
+
+int main(void)
+{
+	int setup[ARRAY_SIZE(backends)];
+	char why[ARRAY_SIZE(backends)][256];
+	struct utsname u;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(backends); i++)
+		setup[i] = kit_backend_setup(backends[i],
+					     3 * nr_pages(backends[i]),
+					     why[i], sizeof(why[i]));
+	ktap_header(ARRAY_SIZE(backends));
+	if (!uname(&u))
+		ktap_diag("kernel: %s %s", u.release, u.machine);
+	ktap_diag("fork-after-fault: fork after private write faults over holes (C2, C8)");
+	for (i = 0; i < ARRAY_SIZE(backends); i++) {
+		if (setup[i] > 0) {
+			ktap_skip(backends[i]->name, why[i]);
+		} else if (setup[i] < 0) {
+			ktap_diag("%s: %s", backends[i]->name, why[i]);
+			ktap_result(false, backends[i]->name);
+		} else {
+			test_case(backends[i]);
+		}
+	}
+	return ktap_exit_status();
+}
