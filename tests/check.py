@@ -35,8 +35,8 @@ def steps():
     userspace = ['--no-tree', '--ignore',
                  'PREFER_DEFINED_ATTRIBUTE_MACRO,QUOTED_WHITESPACE_BEFORE_NEWLINE']
     kunit = [PY, os.path.join(ksrc, 'tools/testing/kunit/kunit.py'), 'parse']
-    patches = sorted(glob.glob(os.path.join(ROOT, 'kernel-patch', 'v*',
-                                            '*.patch')))
+    patches = sorted(glob.glob(os.path.join(ROOT, 'kernel-patch', '**',
+                                            '*.patch'), recursive=True))
     csrc = sorted(glob.glob(os.path.join(ROOT, 'repro', '**', '*.[ch]'),
                             recursive=True) +
                   glob.glob(os.path.join(ROOT, 'tests', '**', '*.[ch]'),
