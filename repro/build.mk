@@ -32,7 +32,8 @@ REPRO_CPPFLAGS := -I$(REPRO_SRC)/lib -MMD -MP
 REPRO_LDLIBS := -lcap
 
 REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS))
-REPRO_LIB_OBJS := $(O)/obj/kit.o $(O)/obj/backend.o $(O)/obj/pagemap.o
+REPRO_LIB_OBJS := $(O)/obj/kit.o $(O)/obj/backend.o $(O)/obj/pagemap.o \
+		  $(O)/obj/memcg.o
 REPRO_TEST_KIT := $(O)/bin/test-kit
 
 $(REPRO_LIB_OBJS): $(O)/obj/%.o: $(REPRO_SRC)/lib/%.c

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "kit.h"
+#include "memcg.h"
 
 #define DATA_MB		64
 #define LIMIT_MB	(DATA_MB * 3 / 2)
@@ -58,98 +59,6 @@ static const struct memcg_case cases[] = {
 	{ "anon", &kit_backend_anon, true },
 };
 
-static char cg_root[256];
-
-/* The first cgroup2 mount, if its root offers the memory controller. */
-static int find_cgroup2(char *why, size_t len)
-{
-	char line[512], dev[128], dir[256], type[64];
-	char path[300], ctrl[256];
-	bool found = false;
-	FILE *f;
-
-	f = fopen("/proc/self/mounts", "re");
-	if (!f) {
-		snprintf(why, len, "/proc/self/mounts: %s", strerror(errno));
-		return -1;
-	}
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%127s %255s %63s", dev, dir, type) == 3 &&
-			!strcmp(type, "cgroup2");
-	fclose(f);
-	if (!found) {
-		snprintf(why, len, "no cgroup2 mount");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
-	if (kit_knob_read(path, ctrl, sizeof(ctrl)) ||
-	    !strstr(ctrl, "memory")) {
-		snprintf(why, len,
-			 "cgroup2 at %s offers no memory controller (it is bound to cgroup v1?)",
-			 dir);
-		return -1;
-	}
-	snprintf(cg_root, sizeof(cg_root), "%s", dir);
-	return 0;
-}
-
-static int cg_write(const char *cg, const char *file, const char *value)
-{
-	char path[512];
-	size_t n = strlen(value);
-	int fd;
-	ssize_t w;
-
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	w = write(fd, value, n);
-	close(fd);
-	return w == (ssize_t)n ? 0 : -1;
-}
-
-/* A "key value" line of a flat-keyed cgroup file; -1 if absent. */
-static long long cg_key(const char *cg, const char *file, const char *key)
-{
-	char path[512], line[256];
-	size_t klen = strlen(key);
-	long long value = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, klen) && line[klen] == ' ') {
-			value = strtoll(line + klen + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return value;
-}
-
-/* A single-number cgroup file; -1 if absent or "max". */
-static long long cg_value(const char *cg, const char *file)
-{
-	char path[512], value[64];
-
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	if (kit_knob_read(path, value, sizeof(value)) || !strcmp(value, "max"))
-		return -1;
-	return strtoll(value, NULL, 10);
-}
-
-static bool cg_has(const char *cg, const char *file)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	return !access(path, F_OK);
-}
-
 /* The child: join @cg, store to every page, report; never returns. */
 static void child(const struct kit_backend *b, const char *cg, size_t pages,
 		  int wr, int rd)
@@ -160,7 +69,7 @@ static void child(const struct kit_backend *b, const char *cg, size_t pages,
 	unsigned int done;
 	char *p;
 
-	if (cg_write(cg, "cgroup.procs", "0"))
+	if (kit_memcg_write(cg, "cgroup.procs", "0"))
 		_exit(2);
 	if (kit_area_create(&a, b, "memcg-charge", pages))
 		_exit(3);
@@ -193,19 +102,10 @@ struct sample {
 
 static void take_sample(const char *cg, struct sample *s)
 {
-	s->current = cg_value(cg, "memory.current");
-	s->anon = cg_key(cg, "memory.stat", "anon");
-	s->shmem = cg_key(cg, "memory.stat", "shmem");
-	s->file = cg_key(cg, "memory.stat", "file");
-}
-
-static void rmdir_retry(const char *cg)
-{
-	struct timespec ms = { 0, 1000000 };
-	int i;
-
-	for (i = 0; i < 1000 && rmdir(cg) && errno == EBUSY; i++)
-		nanosleep(&ms, NULL);
+	s->current = kit_memcg_value(cg, "memory.current");
+	s->anon = kit_memcg_key(cg, "memory.stat", "anon");
+	s->shmem = kit_memcg_key(cg, "memory.stat", "shmem");
+	s->file = kit_memcg_key(cg, "memory.stat", "file");
 }
 
 static void test_case(const struct memcg_case *c)
@@ -216,26 +116,15 @@ static void test_case(const struct memcg_case *c)
 	unsigned int done = 0, got;
 	bool completed = false, ok = true;
 	double deadline;
-	char cg[400], value[32];
+	char cg[400];
 	int status = 0;
 	pid_t pid = -1;
 
-	snprintf(cg, sizeof(cg), "%s/kit-memcg-%d-%s", cg_root, getpid(),
-		 c->name);
-	if (mkdir(cg, 0755)) {
-		ktap_diag("%s: mkdir %s: %s", c->name, cg, strerror(errno));
+	if (kit_memcg_create(cg, sizeof(cg), c->name,
+			     (long long)LIMIT_MB << 20)) {
+		ktap_diag("%s: memory cgroup: %s", c->name, strerror(errno));
 		ktap_result(false, c->name);
 		return;
-	}
-	snprintf(value, sizeof(value), "%d", LIMIT_MB << 20);
-	if (cg_write(cg, "memory.max", value)) {
-		ktap_diag("%s: memory.max: %s", c->name, strerror(errno));
-		goto fail;
-	}
-	if (cg_has(cg, "memory.swap.max") &&
-	    cg_write(cg, "memory.swap.max", "0")) {
-		ktap_diag("%s: memory.swap.max: %s", c->name, strerror(errno));
-		goto fail;
 	}
 	if (pipe2(to_child, O_CLOEXEC) || pipe2(from_child, O_CLOEXEC)) {
 		ktap_diag("%s: pipe: %s", c->name, strerror(errno));
@@ -299,9 +188,9 @@ static void test_case(const struct memcg_case *c)
 	ktap_fact("limit_kb", "%d", LIMIT_MB * 1024);
 	ktap_fact("completed", "%d", completed);
 	ktap_fact("pages_done", "%u", done);
-	ktap_fact("oom_kill", "%lld", cg_key(cg, "memory.events", "oom_kill"));
-	if (cg_has(cg, "memory.peak"))
-		ktap_fact("peak_kb", "%lld", cg_value(cg, "memory.peak") >> 10);
+	ktap_fact("oom_kill", "%lld", kit_memcg_key(cg, "memory.events", "oom_kill"));
+	if (kit_memcg_has(cg, "memory.peak"))
+		ktap_fact("peak_kb", "%lld", kit_memcg_value(cg, "memory.peak") >> 10);
 	if (best.current >= 0)
 		ktap_fact("current_max_kb", "%lld", best.current >> 10);
 	if (best.anon >= 0)
@@ -316,7 +205,7 @@ static void test_case(const struct memcg_case *c)
 		ok = false;
 	}
 	close(from_child[0]);
-	rmdir_retry(cg);
+	kit_memcg_destroy(cg);
 	ktap_result(ok, c->name);
 	return;
 fail:
@@ -328,43 +217,18 @@ fail:
 	close(to_child[1]);
 	close(from_child[0]);
 	close(from_child[1]);
-	rmdir_retry(cg);
+	kit_memcg_destroy(cg);
 	ktap_result(false, c->name);
 }
 
 int main(void)
 {
-	char why[640] = "", ctrl[256];
-	bool added_memory = false;
+	char why[640] = "";
 	struct utsname u;
-	int usable = 1;
+	bool usable;
 	size_t i;
 
-	if (!kit_has_cap(CAP_SYS_ADMIN)) {
-		snprintf(why, sizeof(why),
-			 "needs CAP_SYS_ADMIN to create a memory cgroup");
-		usable = 0;
-	} else if (find_cgroup2(why, sizeof(why))) {
-		usable = 0;
-	} else {
-		char path[300];
-
-		snprintf(path, sizeof(path), "%s/cgroup.subtree_control",
-			 cg_root);
-		if (kit_knob_read(path, ctrl, sizeof(ctrl)) ||
-		    !strstr(ctrl, "memory")) {
-			if (cg_write(cg_root, "cgroup.subtree_control",
-				     "+memory")) {
-				snprintf(why, sizeof(why),
-					 "cannot enable memory in %s: %s", path,
-					 strerror(errno));
-				usable = 0;
-			} else {
-				added_memory = true;
-			}
-		}
-	}
-
+	usable = !kit_memcg_init(why, sizeof(why));
 	ktap_header(ARRAY_SIZE(cases));
 	if (!uname(&u))
 		ktap_diag("kernel: %s %s", u.release, u.machine);
@@ -376,7 +240,5 @@ int main(void)
 		else
 			test_case(&cases[i]);
 	}
-	if (added_memory)
-		cg_write(cg_root, "cgroup.subtree_control", "-memory");
 	return ktap_exit_status();
 }
