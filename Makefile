@@ -10,6 +10,7 @@
 #   make repro-host the reproducers on the running kernel, classified
 #   make htmldocs   the RFC and the user guide as HTML (build/html)
 #   make kernels    only build (or find cached) the kernels
+#   make bench      fault cost, pages per fault and memcg capacity, per kernel
 #   make clean      remove build/ (kernel builds are cached in KIT_CACHE)
 #
 # Variables: KERNELS="stock patched" (rows of repro/kernels.tsv), KSRC=,
@@ -26,7 +27,7 @@ CC = gcc
 CFLAGS = -O2 -g -Wall -Wextra -Werror -pthread
 LDFLAGS = -static -pthread
 
-.PHONY: all deps repro repro-host kernels check htmldocs clean
+.PHONY: all deps repro repro-host kernels bench check htmldocs clean
 
 all: userspace
 
@@ -44,7 +45,8 @@ $(O)/bin:
 	mkdir -p $@
 
 userspace: $(RUNNER) $(O)/bin/scenarios.list \
-	$(addprefix $(O)/bin/,$(REPRO_SCENARIOS)) $(O)/bin/test-kit
+	$(addprefix $(O)/bin/,$(REPRO_SCENARIOS)) $(O)/bin/test-kit \
+	$(REPRO_BENCH_BINS)
 
 # The harness is Python: bootstrap python3 itself, then let it check the rest
 # (the C build needs gcc, libc and libcap before anything else).
@@ -69,6 +71,10 @@ repro-host: deps-build
 
 kernels: deps
 	$(HARNESS) kernels
+
+bench: deps
+	$(MAKE) userspace
+	$(HARNESS) bench
 
 htmldocs:
 	$(HARNESS) deps htmldocs

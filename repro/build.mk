@@ -31,7 +31,11 @@ REPRO_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -pthread
 REPRO_CPPFLAGS := -I$(REPRO_SRC)/lib -MMD -MP
 REPRO_LDLIBS := -lcap
 
+# Benchmarks (make bench): built like the scenarios, run on their own.
+REPRO_BENCH := fault-bench
+
 REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS))
+REPRO_BENCH_BINS := $(addprefix $(O)/bin/,$(REPRO_BENCH))
 REPRO_LIB_OBJS := $(O)/obj/kit.o $(O)/obj/backend.o $(O)/obj/pagemap.o \
 		  $(O)/obj/memcg.o
 REPRO_TEST_KIT := $(O)/bin/test-kit
@@ -45,11 +49,17 @@ $(addprefix $(O)/obj/,$(addsuffix .o,$(REPRO_SCENARIOS))): \
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
+$(addprefix $(O)/obj/,$(addsuffix .o,$(REPRO_BENCH))): \
+		$(O)/obj/%.o: $(REPRO_SRC)/bench/%.c
+	@mkdir -p $(@D)
+	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
+
 $(O)/obj/test-kit.o: $(REPRO_TOP)/tests/lib/test-kit.c
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
-$(REPRO_BINS) $(REPRO_TEST_KIT): $(O)/bin/%: $(O)/obj/%.o $(REPRO_LIB_OBJS)
+$(REPRO_BINS) $(REPRO_BENCH_BINS) $(REPRO_TEST_KIT): \
+		$(O)/bin/%: $(O)/obj/%.o $(REPRO_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CFLAGS) -o $@ $^ $(REPRO_LDLIBS)
 

@@ -193,4 +193,47 @@ def table(docs, models):
     return '\n'.join(out)
 
 
+def bench_table(docs):
+    """Kernel x backend: pages per fault, cost against anon, capacity."""
+    head = ['backend'] + [d['label'] for d in docs]
+    names = []
+    for d in docs:
+        for s in d['scenarios']:
+            names += [c['name'] for c in s['cases']
+                      if c['name'] and c['name'] not in names]
+    rows = []
+    for n in names:
+        row = [n]
+        for d in docs:
+            c = next((c for s in d['scenarios'] for c in s['cases']
+                      if c['name'] == n), None)
+            if c is None or c['status'] == 'missing':
+                row.append('missing')
+            elif c['status'] == 'skip':
+                row.append('SKIP')
+            elif c['status'] != 'ok':
+                row.append('FAIL')
+            elif 'capacity_fraction' in c['facts']:
+                row.append(f'fits {c["facts"]["capacity_fraction"]} '
+                           f'of memory.max')
+            else:
+                f = c['facts']
+                row.append(f'{f.get("pages_per_fault", "?")} pages/fault, '
+                           f'{f.get("ratio_to_anon", "?")}x anon '
+                           f'({f.get("ns_per_fault", "?")} ns)')
+        rows.append(row)
+    out = columns(head, rows)
+    out.append('')
+    out.append('Times are medians of 7 repetitions under the guest\'s '
+               'CLOCK_MONOTONIC; under TCG they are emulated and only the '
+               'ratios to the anonymous fault of the same boot carry over.')
+    for d in docs:
+        b = d['boot'] or {}
+        out.append(f'{d["label"]}: {b.get("accel")} boot '
+                   f'{b.get("seconds")} s, {b.get("status")}, '
+                   f'{d["date"]}, {d["machine"]["cpu"]}, '
+                   f'{d["machine"]["cpus"]} cpus')
+    return '\n'.join(out)
+
+
 __all__ = ['Models', 'collect', 'judge', 'save', 'table']
