@@ -43,7 +43,7 @@ def selftest_entries(src):
     """Plan entries for the kernel's selftests; SELFTESTS=0 leaves them out."""
     if os.environ.get('SELFTESTS', '1') == '0':
         return []
-    return selftests.build(src, selftests.load())
+    return selftests.build(src, selftests.load(src.series_ver))
 
 
 def specs_of(names):
@@ -83,27 +83,35 @@ def finish(docs, models, outdir):
 
 
 def cmd_repro(args):
+    """Every kernel of $KERNELS for every source of $KVER, then one table."""
     models = Models()
     names = scenarios(args.bindir)
     specs = specs_of(args.kernels.split())
     for s in specs:
         if s.model:  # an unknown model fails before any build
             models.check(s.model, {})
-    src = kernel.Source()
-    images = []
-    for spec in specs:
-        images.append(kernel.build(spec, src))
     outdir = os.path.join(out_dir(), 'results')
+    docs = []
+    for kver in kernel.kvers():
+        docs += run_source(kernel.Source(None if kver == 'KSRC' else kver),
+                           specs, names, models, args, outdir)
+    return finish(docs, models, outdir)
+
+
+def run_source(src, specs, names, models, args, outdir):
+    """Build and boot the kernels of one source tree."""
+    images = [kernel.build(spec, src) for spec in specs]
     entries = scenario_entries(args.bindir, names) + selftest_entries(src)
     with Phase('initramfs'):
         initrd = initramfs.build(os.path.join(args.bindir, 'runner'),
-                                 entries,
-                                 os.path.join(out_dir(), 'initramfs.cpio'))
+                                 entries, os.path.join(
+                                     out_dir(), f'initramfs-{src.id}.cpio'))
     with Phase('accelerator'):
         acc = qemu.accel(images[0][0], initrd)
     docs = []
     for spec, (image, version) in zip(specs, images):
-        kdir = os.path.join(outdir, spec.name)
+        kdir = os.path.join(outdir, f'{src.series_ver}-{spec.name}'
+                            if len(kernel.kvers()) > 1 else spec.name)
         if spec.outcome == 'splats':
             doc = run_crashing(spec, image, version, entries, acc, args, kdir)
         else:
@@ -114,7 +122,7 @@ def cmd_repro(args):
         results.judge(doc, models)
         results.save(doc, os.path.join(kdir, 'results.json'))
         docs.append(doc)
-    return finish(docs, models, outdir)
+    return docs
 
 
 def host_tsc_khz():

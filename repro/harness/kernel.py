@@ -77,12 +77,12 @@ def load_kernels(path=KERNELS_TSV):
 class Source:
     """A kernel tree under the cache, with a git history we can patch."""
 
-    def __init__(self):
+    def __init__(self, kver=None):
         ksrc = os.environ.get('KSRC')
         if ksrc:
             self._from_ksrc(os.path.abspath(ksrc))
         else:
-            self._from_debian(os.environ.get('KVER', DEFAULT_KVER))
+            self._from_debian(kver or kvers()[0])
         self.version = make_kernelversion(self.path)
         self.series_ver = '.'.join(self.version.split('.')[:2])
 
@@ -216,6 +216,13 @@ def kbuild_env():
                         'O', 'KBUILD_OUTPUT')}
     env['LOCALVERSION'] = ''
     return env
+
+
+def kvers():
+    """KVER="6.1 6.12": the Debian linux-source versions of a run."""
+    if os.environ.get('KSRC'):
+        return ['KSRC']
+    return os.environ.get('KVER', DEFAULT_KVER).split() or [DEFAULT_KVER]
 
 
 def run(cmd, what, cwd=None, **kw):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The kernel's own mm selftests (repro/selftests.tsv) as a regression suite.
+"""The kernel's own mm selftests (repro/selftests/v*.tsv) as a regression suite.
 
 They are built statically with the selftests' own Makefile from the kernel
 source the kit unpacked, run in the guest after the reproducers by the same
@@ -15,12 +15,18 @@ from . import kernel
 from .results import SELFTEST as PREFIX
 from .util import KIT_ROOT, KitError, Phase, out_dir
 
-SELFTESTS_TSV = os.path.join(KIT_ROOT, 'repro', 'selftests.tsv')
+SELFTESTS_DIR = os.path.join(KIT_ROOT, 'repro', 'selftests')
 # Where the tests live in a 6.1 tree, and where they moved in 6.3.
 DIRS = ('tools/testing/selftests/vm', 'tools/testing/selftests/mm')
 
 
-def load(path=SELFTESTS_TSV):
+def load(series_ver='6.1', path=None):
+    """The selftests of repro/selftests/v<major.minor>.tsv."""
+    path = path or os.path.join(SELFTESTS_DIR, f'v{series_ver}.tsv')
+    if not os.path.exists(path):
+        raise KitError(f'{os.path.relpath(path, KIT_ROOT)} not found: no '
+                       f'selftest list for linux {series_ver} (SELFTESTS=0 '
+                       f'runs without)')
     tests = []
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -60,12 +66,18 @@ def build(src, tests):
 
 
 def regressions(docs):
-    """(test, kernel) pairs: passed on a stock-model kernel, failed here."""
+    """(test, kernel) pairs: passed on the stock-model kernel of the same
+    version, failed here."""
     def status(doc):
         return {s['name']: s['status'] for s in doc['scenarios']
                 if s['name'].startswith(PREFIX)}
-    base = [status(d) for d in docs if d['model'] == 'stock']
-    passed = {n for b in base for n, st in b.items() if st == 'ok'}
-    return [(n, d['label']) for d in docs if d['model'] != 'stock'
-            for n, st in status(d).items()
-            if n in passed and st in ('not ok', 'missing')]
+    found = []
+    for d in docs:
+        if d['model'] == 'stock':
+            continue
+        passed = {n for b in docs if b['model'] == 'stock'
+                  and b['kernel'] == d['kernel']
+                  for n, st in status(b).items() if st == 'ok'}
+        found += [(n, d['label']) for n, st in status(d).items()
+                  if n in passed and st in ('not ok', 'missing')]
+    return found

@@ -171,7 +171,7 @@ if __name__ == '__main__':
 
 class TestSelftests(unittest.TestCase):
     def doc(self, model, statuses):
-        return {'label': model, 'model': model,
+        return {'label': model, 'model': model, 'kernel': '6.1.192',
                 'scenarios': [{'name': f'selftest-{n}', 'status': st,
                                'cases': []}
                               for n, st in statuses.items()]}
