@@ -41,11 +41,14 @@ $(RUNNER): repro/vm/runner.c | $(O)/bin
 $(O)/bin/scenarios.list: Makefile repro/build.mk | $(O)/bin
 	echo $(REPRO_SCENARIOS) > $@
 
+$(O)/bin/clients.list: Makefile repro/build.mk | $(O)/bin
+	echo $(REPRO_CLIENTS) > $@
+
 $(O)/bin:
 	mkdir -p $@
 
-userspace: $(RUNNER) $(O)/bin/scenarios.list \
-	$(addprefix $(O)/bin/,$(REPRO_SCENARIOS)) $(O)/bin/test-kit \
+userspace: $(RUNNER) $(O)/bin/scenarios.list $(O)/bin/clients.list \
+	$(REPRO_BINS) $(O)/bin/test-kit \
 	$(REPRO_BENCH_BINS)
 
 # The harness is Python: bootstrap python3 itself, then let it check the rest

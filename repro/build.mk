@@ -34,7 +34,11 @@ REPRO_LDLIBS := -lcap
 # Benchmarks (make bench): built like the scenarios, run on their own.
 REPRO_BENCH := fault-bench
 
-REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS))
+# Scenarios that run a real client (QEMU): they boot with an initramfs of
+# their own that carries the client and the libraries it loads.
+REPRO_CLIENTS := qemu-private-backend
+
+REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS) $(REPRO_CLIENTS))
 REPRO_BENCH_BINS := $(addprefix $(O)/bin/,$(REPRO_BENCH))
 REPRO_LIB_OBJS := $(O)/obj/kit.o $(O)/obj/backend.o $(O)/obj/pagemap.o \
 		  $(O)/obj/memcg.o
@@ -44,7 +48,7 @@ $(REPRO_LIB_OBJS): $(O)/obj/%.o: $(REPRO_SRC)/lib/%.c
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
-$(addprefix $(O)/obj/,$(addsuffix .o,$(REPRO_SCENARIOS))): \
+$(addprefix $(O)/obj/,$(addsuffix .o,$(REPRO_SCENARIOS) $(REPRO_CLIENTS))): \
 		$(O)/obj/%.o: $(REPRO_SRC)/scenarios/%.c
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<

@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 
-from . import deps, initramfs, kernel, qemu, results, selftests
+from . import clients, deps, initramfs, kernel, qemu, results, selftests
 from .models import Models
 from .util import KitError, Phase, log, out_dir
 
@@ -27,11 +27,28 @@ def scenarios(bindir):
                        f'reproducers first')
     names = open(listing).read().split()
     only = os.environ.get('SCENARIOS', '').split()
-    unknown = [n for n in only if n not in names]
+    cl = os.path.join(bindir, 'clients.list')
+    known = names + (open(cl).read().split() if os.path.exists(cl) else [])
+    unknown = [n for n in only if n not in known]
     if unknown:
         raise KitError(f'SCENARIOS: unknown {", ".join(unknown)}; '
-                       f'built: {", ".join(names)}')
+                       f'built: {", ".join(known)}')
     return [n for n in names if n in only] if only else names
+
+
+def client_entries(bindir):
+    """The scenarios of clients.list, each with QEMU and what it loads;
+    CLIENTS=0 leaves them out (their boot needs no QEMU on the host)."""
+    listing = os.path.join(bindir, 'clients.list')
+    if os.environ.get('CLIENTS', '1') == '0' or not os.path.exists(listing):
+        return []
+    names = open(listing).read().split()
+    only = os.environ.get('SCENARIOS', '').split()
+    names = [n for n in names if not only or n in only]
+    if not names:
+        return []
+    files = clients.loaded_files()
+    return [dict(e, files=files) for e in scenario_entries(bindir, names)]
 
 
 def scenario_entries(bindir, names):
@@ -102,10 +119,13 @@ def run_source(src, specs, names, models, args, outdir):
     """Build and boot the kernels of one source tree."""
     images = [kernel.build(spec, src) for spec in specs]
     entries = scenario_entries(args.bindir, names) + selftest_entries(src)
+    extra = client_entries(args.bindir)
+    runner = os.path.join(args.bindir, 'runner')
     with Phase('initramfs'):
-        initrd = initramfs.build(os.path.join(args.bindir, 'runner'),
-                                 entries, os.path.join(
-                                     out_dir(), f'initramfs-{src.id}.cpio'))
+        initrd = initramfs.build(runner, entries, os.path.join(
+            out_dir(), f'initramfs-{src.id}.cpio'))
+        client_initrd = extra and initramfs.build(runner, extra, os.path.join(
+            out_dir(), 'initramfs-clients.cpio'))
     with Phase('accelerator'):
         acc = qemu.accel(images[0][0], initrd)
     docs = []
@@ -117,6 +137,13 @@ def run_source(src, specs, names, models, args, outdir):
         else:
             doc = run_kernel(spec, image, version, entries, initrd, acc,
                              args, kdir)
+            if extra:
+                more = run_kernel(spec, image, version, extra, client_initrd,
+                                  acc, args, os.path.join(kdir, 'clients'))
+                doc['scenarios'] += more['scenarios']
+                doc['clients_boot'] = more['boot']
+                if more['boot']['status'] != 'ok':
+                    doc['boot'] = more['boot']
         doc['image'] = image
         doc['outcome'] = spec.outcome
         results.judge(doc, models)
@@ -214,7 +241,8 @@ def cmd_host(args):
     capability dropped, to show what an unprivileged user observes.
     """
     models = Models()
-    names = scenarios(args.bindir)
+    names = scenarios(args.bindir) + [e['name'] for e in
+                                      client_entries(args.bindir)]
     hdir = os.path.join(out_dir(), 'results', 'host')
     os.makedirs(hdir, exist_ok=True)
     plan = os.path.join(hdir, 'plan')

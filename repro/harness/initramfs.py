@@ -47,6 +47,9 @@ def build(runner, entries, out):
     }
     for e in entries:
         files[guest_path(e).lstrip('/')] = e['path']
+        # Whatever else it needs (a client and its libraries), same path.
+        for f in e.get('files', []):
+            files[f.lstrip('/')] = f
     for dst, src in files.items():
         if not os.path.exists(src):
             raise KitError(f'{src} missing: run "make" first (initramfs '
@@ -64,6 +67,7 @@ def build(runner, entries, out):
     for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'repro/bin', 'mnt'):
         os.makedirs(os.path.join(root, d))
     for dst, src in files.items():
+        os.makedirs(os.path.dirname(os.path.join(root, dst)), exist_ok=True)
         shutil.copy2(src, os.path.join(root, dst))
     with open(os.path.join(root, 'repro', 'plan'), 'w') as f:
         f.write(plan)
