@@ -112,7 +112,41 @@ def cmd_repro(args):
     for kver in kernel.kvers():
         docs += run_source(kernel.Source(None if kver == 'KSRC' else kver),
                            specs, names, models, args, outdir)
+    for image in os.environ.get('KERNEL', '').split():
+        docs.append(run_prebuilt(image, names, models, args, outdir))
+    if os.environ.get('HOST', '0') != '0':
+        docs += host_docs(args, models)
     return finish(docs, models, outdir)
+
+
+def run_prebuilt(image, names, models, args, outdir):
+    """KERNEL=/path/to/bzImage (or KERNEL=debian): a kernel the kit did
+    not build, booted with the reproducers and classified against every
+    model; a feature it lacks shows as the reproducers' SKIPs."""
+    image = kernel.debian_image() if image == 'debian' else \
+        os.path.abspath(image)
+    version = kernel.image_version(image)
+    label = f'{version}-prebuilt'
+    entries = scenario_entries(args.bindir, names)
+    runner = os.path.join(args.bindir, 'runner')
+    kdir = os.path.join(outdir, label)
+    initrd = initramfs.build(runner, entries, os.path.join(
+        out_dir(), 'initramfs-prebuilt.cpio'))
+    acc = qemu.accel(image, initrd)
+    spec = kernel.KernelSpec(label, '-', [], '-', 'runs')
+    doc = run_kernel(spec, image, version, entries, initrd, acc, args, kdir)
+    extra = client_entries(args.bindir)
+    if extra:
+        more = run_kernel(spec, image, version, extra, initramfs.build(
+            runner, extra, os.path.join(out_dir(), 'initramfs-clients.cpio')),
+            acc, args, os.path.join(kdir, 'clients'))
+        doc['scenarios'] += more['scenarios']
+    doc['label'] = label
+    doc['image'] = image
+    doc['outcome'] = 'runs'
+    results.judge(doc, models)
+    results.save(doc, os.path.join(kdir, 'results.json'))
+    return doc
 
 
 def run_source(src, specs, names, models, args, outdir):
@@ -235,12 +269,18 @@ UNPRIVILEGED = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
 
 
 def cmd_host(args):
-    """Run the reproducers on the running kernel, classify it.
+    """Run the reproducers on the running kernel, classify it."""
+    models = Models()
+    docs = host_docs(args, models)
+    return finish(docs, models, os.path.join(out_dir(), 'results', 'host'))
+
+
+def host_docs(args, models):
+    """The host's documents.
 
     As root there are two passes: as root, and as nobody with every
     capability dropped, to show what an unprivileged user observes.
     """
-    models = Models()
     names = scenarios(args.bindir) + [e['name'] for e in
                                       client_entries(args.bindir)]
     hdir = os.path.join(out_dir(), 'results', 'host')
@@ -272,7 +312,7 @@ def cmd_host(args):
         results.judge(doc, models)
         results.save(doc, os.path.join(hdir, f'results{suffix}.json'))
         docs.append(doc)
-    return finish(docs, models, hdir)
+    return docs
 
 
 BENCH = 'fault-bench'

@@ -417,3 +417,46 @@ def w1_warnings(src, spec, files):
         raise KitError(f'W=1 build of {" ".join(files)} for {spec.name} '
                        f'failed:\n{(r.stdout + r.stderr)[-2000:]}')
     return [l for l in r.stderr.splitlines() if 'warning:' in l]
+
+
+DEBIAN_IMAGE = 'linux-image-amd64'
+
+
+def debian_image():
+    """Debian's own kernel image, unpacked (never installed) in the cache.
+
+    The metapackage names the current image package; apt-get download and
+    dpkg-deb -x put its vmlinuz under $KIT_CACHE/prebuilt/.
+    """
+    dep = subprocess.run(['apt-cache', 'depends', DEBIAN_IMAGE],
+                         capture_output=True, text=True).stdout
+    m = re.search(r'Depends: (linux-image-\S+)', dep)
+    if not m:
+        raise KitError(f'apt-cache depends {DEBIAN_IMAGE} names no image '
+                       f'package: run apt-get update')
+    pkg = m.group(1)
+    pdir = os.path.join(cache_dir(), 'prebuilt', pkg)
+    found = glob.glob(os.path.join(pdir, 'root', 'boot', 'vmlinuz-*'))
+    if found:
+        return found[0]
+    os.makedirs(pdir, exist_ok=True)
+    with Phase(f'download {pkg}'):
+        run(['apt-get', 'download', pkg], cwd=pdir, what=f'apt-get download '
+            f'{pkg}')
+        deb = glob.glob(os.path.join(pdir, f'{pkg}_*.deb'))[0]
+        run(['dpkg-deb', '-x', deb, os.path.join(pdir, 'root')],
+            what=f'dpkg-deb -x {deb}')
+        os.unlink(deb)
+    return glob.glob(os.path.join(pdir, 'root', 'boot', 'vmlinuz-*'))[0]
+
+
+def image_version(image):
+    """The release a bzImage announces (file(1) reads its header)."""
+    if not os.path.exists(image):
+        raise KitError(f'KERNEL={image}: no such file')
+    out = subprocess.run(['file', '-bL', image], capture_output=True,
+                         text=True).stdout
+    m = re.search(r'version (\S+)', out)
+    if 'Linux kernel x86 boot executable' not in out or not m:
+        raise KitError(f'KERNEL={image} is not an x86 bzImage: {out.strip()}')
+    return m.group(1)
