@@ -460,3 +460,34 @@ def image_version(image):
     if 'Linux kernel x86 boot executable' not in out or not m:
         raise KitError(f'KERNEL={image} is not an x86 bzImage: {out.strip()}')
     return m.group(1)
+
+
+def export(src, series, paths):
+    """Files of `paths` as the tree reads with `series` applied.
+
+    For what is built from the source besides the kernel (the selftests,
+    which a series may extend): a copy under the cache, keyed by the
+    series, so the shared tree's checkout never matters.
+    """
+    patches = src.series_files(series)
+    pdig = file_digest(patches) if patches else 'stock'
+    dest = os.path.join(cache_dir(), 'export', f'{src.id}-{pdig}')
+    if os.path.exists(os.path.join(dest, '.kit-ready')):
+        return dest
+    with open(os.path.join(src.path, '.kit-lock'), 'w') as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        branch = f'kit-{pdig}'
+        if subprocess.run(GIT + ['rev-parse', '-q', '--verify', branch],
+                          cwd=src.path, capture_output=True).returncode:
+            src.checkout(series)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.makedirs(dest)
+        arch = subprocess.run(GIT + ['archive', branch] + paths,
+                              cwd=src.path, capture_output=True)
+        if arch.returncode:
+            raise KitError(f'git archive {branch} {" ".join(paths)}: '
+                           f'{arch.stderr.decode().strip()}')
+        subprocess.run(['tar', '-x', '-C', dest], input=arch.stdout,
+                       check=True)
+    open(os.path.join(dest, '.kit-ready'), 'w').close()
+    return dest

@@ -42,13 +42,19 @@ def load(series_ver='6.1', path=None):
 
 
 def build(src, tests):
-    """Build the binaries `tests` need; return the plan entries."""
-    sdir = next((os.path.join(src.path, d) for d in DIRS
-                 if os.path.isdir(os.path.join(src.path, d))), None)
+    """Build the binaries `tests` need; return the plan entries.
+
+    They are built from the source with the reference series applied
+    (kernel-patch/v<ver>/series), so a selftest the series adds runs on
+    every kernel: its model rows say where it should fail.
+    """
+    tree = kernel.export(src, 'v{ver}/series', ['tools', 'mm/gup_test.h'])
+    sdir = next((os.path.join(tree, d) for d in DIRS
+                 if os.path.isdir(os.path.join(tree, d))), None)
     if not sdir:
         raise KitError(f'{src.path} has none of {", ".join(DIRS)}')
     inc = kernel.uapi_headers(src)
-    out = os.path.join(out_dir(), 'selftests', src.id)
+    out = os.path.join(out_dir(), 'selftests', os.path.basename(tree))
     os.makedirs(out, exist_ok=True)
     targets = sorted({os.path.join(out, t['binary']) for t in tests})
     with Phase('selftests build'):
