@@ -9,6 +9,11 @@
 #                   validation with the kernel's kunit.py, htmldocs
 #   make repro-host the reproducers on the running kernel, classified
 #   make htmldocs   the RFC and the user guide as HTML (build/html)
+#   make rfc-snapshot  copy a run's results (the kernels rfc/results/ has,
+#                   or KERNELS=) into rfc/results/, which the RFC pages are
+#                   generated from (commit them)
+#   make rfc-mail   the RFC as a mail thread, $(O)/rfc-mail.mbox: cover
+#                   letter and the series, for git send-email
 #   make kernels    only build (or find cached) the kernels
 #   make bench      fault cost, pages per fault and memcg capacity, per kernel
 #   make clean      remove build/ (kernel builds are cached in KIT_CACHE)
@@ -27,7 +32,8 @@ CC = gcc
 CFLAGS = -O2 -g -Wall -Wextra -Werror -pthread
 LDFLAGS = -static -pthread
 
-.PHONY: all deps repro repro-host kernels bench check htmldocs clean
+.PHONY: all deps repro repro-host kernels bench check htmldocs clean \
+	rfc-snapshot rfc-mail
 
 all: userspace
 
@@ -83,6 +89,12 @@ htmldocs:
 	$(HARNESS) deps htmldocs
 	sphinx-build -W -q -b html . $(O)/html
 	@echo "HTML: $(O)/html/index.html"
+
+rfc-snapshot:
+	$(PYTHON) rfc/tools/snapshot.py make $(O)
+
+rfc-mail:
+	$(PYTHON) rfc/tools/mail.py $(O)/rfc-mail.mbox
 
 check: deps
 	$(HARNESS) deps htmldocs

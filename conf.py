@@ -26,13 +26,61 @@ exclude_patterns = [
     'kernel-patch',
     'repro',
     'tests',
+    'rfc/results',
+    'rfc/_ext',
+    'rfc/tools',
     'README.md',
     '**/__pycache__',
 ]
 
+import os
+import sys
+
+from sphinx.errors import ConfigError
+
+KIT_ROOT = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, KIT_ROOT)
+sys.path.insert(0, os.path.join(KIT_ROOT, 'rfc', '_ext'))
+
+
+def kernel_source():
+    """The kernel tree the kit builds, found the way the harness finds it.
+
+    KSRC= names a tree directly.  Otherwise it is Debian's linux-source
+    tarball unpacked under $KIT_CACHE by the harness (make repro, make
+    kernels), which this unpacks on first use if the package is installed.
+    """
+    from repro.harness import kernel, util
+    ksrc = os.environ.get('KSRC')
+    try:
+        if ksrc:
+            kernel.Source.check_tree(os.path.abspath(ksrc), 'KSRC')
+            return os.path.abspath(ksrc)
+        return kernel.Source().path
+    except util.KitError as e:
+        raise ConfigError(f'kernel source for kernel-doc not found: {e}')
+
+
+KSRC = kernel_source()
+for need in ('scripts/kernel-doc', 'Documentation/sphinx/kerneldoc.py'):
+    if not os.path.exists(os.path.join(KSRC, need)):
+        raise ConfigError(f'{KSRC} has no {need}: the user guide renders '
+                          f'repro/lib/ with the kernel\'s own kernel-doc')
+# The kernel's Sphinx extensions (kerneldoc.py imports kernellog.py).
+sys.path.append(os.path.join(KSRC, 'Documentation', 'sphinx'))
+
 extensions = [
     'sphinx.ext.graphviz',
+    'kerneldoc',
+    'kitresults',
 ]
+
+# kernel-doc: the script from the kernel tree, the files from the kit.  A
+# kernel-doc warning (an undocumented parameter, a misnamed member) fails
+# the directive, and so the build.
+kerneldoc_bin = os.path.join(KSRC, 'scripts', 'kernel-doc')
+kerneldoc_srctree = KIT_ROOT
+os.environ['KDOC_WERROR'] = '1'
 
 graphviz_output_format = 'svg'
 
@@ -51,3 +99,5 @@ except ImportError:
 
 html_title = project
 html_show_sourcelink = False
+html_static_path = ['rfc/_static']
+html_css_files = ['kit.css']

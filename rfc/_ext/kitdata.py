@@ -1,0 +1,302 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The RFC's results snapshot: make it, read it, compare a run with it.
+
+A run of `make repro` leaves one results document per kernel in
+$O/results/<kernel>/results.json (and `make repro-host` one per pass in
+$O/results/host/).  The RFC is rendered from a copy of those documents
+committed in rfc/results/, the snapshot, so that the pages do not depend
+on a build directory and every number in them can be traced to a run:
+
+    rfc/results/index.json        kernels in order, host passes, source
+    rfc/results/<kernel>.json     one document per kernel of the run
+    rfc/results/host/<pass>.json  make repro-host, if it was run
+
+Machine-local paths (the build directory, the cache, the clone) are
+replaced by names relative to them; kernel versions, the machine
+description and the dates are kept.
+
+compare() is what `make check` runs after `make repro`: the facts a fresh
+run measured against the snapshot's, without timings, dates or paths.
+Python 3 standard library only, so that Debian's Sphinx can import it.
+"""
+
+import glob
+import json
+import os
+import re
+import sys
+
+KIT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+if KIT_ROOT not in sys.path:
+    sys.path.insert(0, KIT_ROOT)
+
+from repro.harness.models import Models, same  # noqa: E402
+from repro.harness.util import cache_dir  # noqa: E402
+
+SNAPSHOT = os.path.join(KIT_ROOT, 'rfc', 'results')
+SELFTEST = 'selftest-'
+
+
+def fmt(v):
+    """A fact as the pages print it: "1.00" -> "1", "0.50" -> "0.50"."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return str(int(f)) if f == int(f) else f'{f:.2f}'
+
+
+# ------------------------------------------------------------- snapshot
+
+def run_kernels(results):
+    """Kernel names of the last `make repro`, in run order.
+
+    summary.json lists the documents of that run; a kernel's name is its
+    label without the version ("6.1.192-stock" -> "stock").  Result
+    directories of earlier runs with other KERNELS= are not the run.
+    """
+    path = os.path.join(results, 'summary.json')
+    if not os.path.exists(path):
+        raise SystemExit(f'{path} not found: run "make repro" first')
+    names = []
+    for d in json.load(open(path))['runs']:
+        prefix = d['kernel'] + '-'
+        if not d['label'].startswith(prefix):
+            raise SystemExit(f'{path}: label {d["label"]} does not start '
+                             f'with its kernel version {d["kernel"]}')
+        names.append(d['label'][len(prefix):])
+    return names
+
+
+def strip_paths(obj, subs):
+    """Replace machine-local path prefixes in every string of `obj`."""
+    if isinstance(obj, dict):
+        return {k: strip_paths(v, subs) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [strip_paths(v, subs) for v in obj]
+    if isinstance(obj, str):
+        for old, new in subs:
+            obj = obj.replace(old, new)
+        return obj
+    return obj
+
+
+def path_subs(results):
+    """Longest prefix first: results dir, kernel cache, cache, clone."""
+    cache = cache_dir()
+    subs = [(os.path.join(results, ''), ''),
+            (os.path.join(cache, 'kernels', ''), ''),
+            (os.path.join(cache, ''), '$KIT_CACHE/'),
+            (os.path.join(KIT_ROOT, ''), '')]
+    return sorted(subs, key=lambda s: -len(s[0]))
+
+
+def save(doc, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+        f.write('\n')
+
+
+def snapshot_kernels(results, snap_dir):
+    """Which kernels to snapshot: $KERNELS, else those the snapshot has,
+    else those of the last run (summary.json)."""
+    if os.environ.get('KERNELS'):
+        return os.environ['KERNELS'].split()
+    index = os.path.join(snap_dir, 'index.json')
+    if os.path.exists(index):
+        return json.load(open(index))['kernels']
+    return run_kernels(results)
+
+
+def snapshot(out_dir, snap_dir=SNAPSHOT):
+    """Copy a run's results into the snapshot; return what was copied."""
+    results = os.path.join(os.path.abspath(out_dir), 'results')
+    kernels = snapshot_kernels(results, snap_dir)
+    missing = [k for k in kernels
+               if not os.path.exists(os.path.join(results, k,
+                                                  'results.json'))]
+    if missing:
+        raise SystemExit(f'{results}: no results for {", ".join(missing)}: '
+                         f'make repro KERNELS="{" ".join(missing)}" first, '
+                         f'or set KERNELS= to the kernels to snapshot')
+    subs = path_subs(results)
+    for old in glob.glob(os.path.join(snap_dir, '*.json')) + \
+            glob.glob(os.path.join(snap_dir, 'host', '*.json')):
+        os.unlink(old)
+    source = None
+    for k in kernels:
+        doc = json.load(open(os.path.join(results, k, 'results.json')))
+        if doc.get('image'):
+            # <source id>-<config digest>-<patch digest>/bzImage
+            source = re.sub(r'-[0-9a-f]{16}-[^-/]+/bzImage$', '',
+                            strip_paths(doc['image'], subs))
+        save(strip_paths(doc, subs), os.path.join(snap_dir, k + '.json'))
+    host = []
+    for p in sorted(glob.glob(os.path.join(results, 'host', 'results*.json')),
+                    key=len):
+        name = os.path.basename(p)
+        save(strip_paths(json.load(open(p)), subs),
+             os.path.join(snap_dir, 'host', name))
+        host.append(name[:-len('.json')])
+    save({'kernels': kernels, 'host': host, 'source': source},
+         os.path.join(snap_dir, 'index.json'))
+    return kernels, host
+
+
+class Snapshot:
+    """The committed results, as the pages and the checks read them."""
+
+    def __init__(self, snap_dir=SNAPSHOT, models=None):
+        index = os.path.join(snap_dir, 'index.json')
+        if not os.path.exists(index):
+            raise FileNotFoundError(f'{index} not found: make a run and '
+                                    f'"make rfc-snapshot"')
+        self.dir = snap_dir
+        self.index = json.load(open(index))
+        self.kernels = self.index['kernels']
+        self.docs = {k: json.load(open(os.path.join(snap_dir, k + '.json')))
+                     for k in self.kernels}
+        self.host = {h: json.load(open(os.path.join(snap_dir, 'host',
+                                                    h + '.json')))
+                     for h in self.index.get('host', [])}
+        self.models = models or Models()
+
+    def files(self):
+        return [os.path.join(self.dir, 'index.json')] + \
+            [os.path.join(self.dir, k + '.json') for k in self.kernels] + \
+            [os.path.join(self.dir, 'host', h + '.json') for h in self.host]
+
+    def doc(self, kernel):
+        if kernel in self.docs:
+            return self.docs[kernel]
+        if kernel in self.host:
+            return self.host[kernel]
+        raise KeyError(f'no kernel "{kernel}" in the snapshot (kernels: '
+                       f'{", ".join(self.kernels)}; host: '
+                       f'{", ".join(self.host) or "none"})')
+
+    def running(self):
+        """Kernels that ran every reproducer in one boot (not 'splats')."""
+        return [k for k in self.kernels
+                if self.docs[k].get('outcome', 'runs') == 'runs']
+
+
+def scenario(doc, name):
+    return next((s for s in doc['scenarios'] if s['name'] == name), None)
+
+
+def case(doc, name):
+    """The case dict of "<scenario>/<case>", or None."""
+    scen, _, cname = name.partition('/')
+    s = scenario(doc, scen)
+    if s is None:
+        return None
+    return next((c for c in s['cases'] if c['name'] == cname), None)
+
+
+def crashed(doc, case_name):
+    """The splat that ended the case's scenario, or None."""
+    s = scenario(doc, case_name.split('/')[0])
+    return s.get('splat') if s else None
+
+
+def fact(doc, case_name, fact_name):
+    """The measured value, or why there is none: 'crash', 'skip', ..."""
+    if crashed(doc, case_name):
+        return 'crash'
+    c = case(doc, case_name)
+    if c is None:
+        return 'missing'
+    if c['status'] == 'skip':
+        return 'skip'
+    return c['facts'].get(fact_name, 'absent')
+
+
+def case_verdict(doc, case_name, models):
+    """'ok', 'differs', 'skip', 'crash', 'missing', 'not ok' or '' (no model)."""
+    if crashed(doc, case_name):
+        return 'crash'
+    c = case(doc, case_name)
+    if c is None:
+        return 'missing'
+    if c['status'] != 'ok':
+        return c['status']
+    m = doc.get('model')
+    if not m:
+        return ''
+    bad = [r for r in models.rows_for(case_name)
+           if r[m] != '-' and not same(r[m], c['facts'].get(r['fact'],
+                                                            'absent'))]
+    return 'differs' if bad else 'ok'
+
+
+# -------------------------------------------------------------- compare
+
+def judged(doc, models):
+    """What a run of one kernel is compared on, {key: value}.
+
+    Every fact a row of models.tsv names (the facts the verdicts are made
+    of), unless the kernel's own model says '-' for it: those are the
+    measurements that vary from run to run (where an OOM kill lands).
+    Facts no row names (timings, KiB counters of /proc/meminfo) are kept
+    in the snapshot for the pages but not compared.  Also each case's
+    status, and for a kernel expected to crash, where each reproducer
+    crashed (the splat's first line and the function of its RIP).
+    """
+    out = {}
+    m = doc.get('model')
+    ran = {s['name'] for s in doc['scenarios']}
+    for r in models.rows:
+        scen = r['case'].split('/')[0]
+        if scen not in ran:
+            continue
+        if m and r[m] == '-':
+            continue
+        if not m and all(r[n] == '-' for n in models.names):
+            continue
+        out[f'{r["case"]} {r["fact"]}'] = fact(doc, r['case'], r['fact'])
+    for s in doc['scenarios']:
+        if s['name'].startswith(SELFTEST):
+            continue
+        if 'splat' in s:
+            out[f'{s["name"]} splat'] = re.sub(
+                r'address: [0-9a-fx]+', 'address: <addr>', s['splat'] or 'none')
+            rip = re.search(r'RIP: \S+:([A-Za-z0-9_.]+)', s.get('rip') or '')
+            out[f'{s["name"]} crashed in'] = rip.group(1) if rip else 'none'
+        for c in s['cases']:
+            if c['name']:
+                out[f'{s["name"]}/{c["name"]} status'] = c['status']
+    return out
+
+
+def compare(out_dir, snap_dir=SNAPSHOT):
+    """Differences between the run in out_dir and the snapshot, as lines."""
+    results = os.path.join(os.path.abspath(out_dir), 'results')
+    snap = Snapshot(snap_dir)
+    models = snap.models
+    problems = []
+    for k in snap.kernels:
+        path = os.path.join(results, k, 'results.json')
+        if not os.path.exists(path):
+            problems.append(f'{k}: in the snapshot but not in the run '
+                            f'({os.path.relpath(path, KIT_ROOT)} missing; '
+                            f'make repro KERNELS="... {k}")')
+            continue
+        run = json.load(open(path))
+        want = judged(snap.docs[k], models)
+        got = judged(run, models)
+        # A case the run lacks, or the snapshot lacks, is one line.
+        only = {}
+        for key in set(want) ^ set(got):
+            side = 'snapshot' if key in want else 'run'
+            only.setdefault((key.split(' ')[0], side), []).append(key)
+        for (cname, side), keys in sorted(only.items()):
+            problems.append(f'{k}: {cname}: only in the {side} '
+                            f'({len(keys)} facts)')
+        for key in sorted(set(want) & set(got)):
+            if not same(want[key], got[key]):
+                problems.append(f'{k}: {key}: snapshot {want[key]}, '
+                                f'run {got[key]}')
+    return snap.kernels, problems

@@ -1,0 +1,562 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Sphinx extension: render the kit's results snapshot (rfc/results/).
+
+Every measured number in the RFC comes through one of these, so that a
+page can be regenerated from a new run and `make check` can tell when a
+run no longer agrees with what the pages say (rfc/_ext/kitdata.py):
+
+``.. kit-run::``
+   A note naming the run the page was generated from: date, kernels and
+   their source, machine, QEMU accelerator.
+
+``.. kit-table:: <scenario>``
+   One row per case of the scenario in repro/expect/models.tsv, one
+   column per fact the models name; each cell holds the value measured
+   on each kernel (``:kernels:``, default the kernels that ran every
+   reproducer), and the last column whether each kernel matched its
+   model.  ``:cases:`` keeps only the cases named (space-separated).
+
+``.. kit-claim:: <claim>``
+   What a claim of the ledger predicts (its rows of rfc/claims.tsv)
+   against what each kernel measured, and whether the claim holds on
+   each: in full, in part, or not.  ``.. kit-claims::`` is the overview,
+   one row per claim.
+
+``.. kit-crashes:: <kernel>``
+   For a kernel run one boot per reproducer (outcome 'splats'), how each
+   boot ended.
+
+``.. kit-verdicts::``
+   Per kernel: version, model, verdict, the models its results match.
+
+``.. kit-selftests::``
+   The kernel's own selftests, status per kernel.
+
+``.. kit-chart::``
+   An SVG bar chart of the pages allocated per private store over a hole,
+   page cache and anonymous, per backend and kernel (``:cases:``).
+
+``:kit-fact:`<kernel> <case> <fact>```
+   One measured value, inline.
+
+``:kit-info:`<key> [<kernel>]```
+   One fact about the run: date, source, cpu, cpus, mem, accel,
+   host-kernel; version, label, model, verdict, matches of a kernel.
+
+An unknown kernel, case or fact is an error, never an empty cell.
+"""
+
+import html
+import os
+import sys
+
+from docutils import nodes
+from docutils.parsers.rst import Directive, directives
+from sphinx.util import logging
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import kitdata  # noqa: E402
+from kitdata import fmt  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+_snapshot = None
+_claims = None
+CLAIMS_TSV = os.path.join(kitdata.KIT_ROOT, 'rfc', 'claims.tsv')
+
+
+def claims():
+    """rfc/claims.tsv: {claim: [(case, fact, says), ...]}, in file order."""
+    global _claims
+    if _claims is None:
+        _claims = {}
+        header = None
+        for n, line in enumerate(open(CLAIMS_TSV), 1):
+            line = line.split('#', 1)[0].strip()
+            if not line:
+                continue
+            cols = line.split()
+            if header is None:
+                header = cols
+                continue
+            if len(cols) != 4:
+                raise KitError(f'{CLAIMS_TSV}:{n}: want 4 columns')
+            _claims.setdefault(cols[0], []).append(tuple(cols[1:]))
+    return _claims
+
+
+def snap():
+    global _snapshot
+    if _snapshot is None:
+        _snapshot = kitdata.Snapshot()
+    return _snapshot
+
+
+class KitError(Exception):
+    pass
+
+
+# ------------------------------------------------------------- helpers
+
+def para(*parts):
+    p = nodes.paragraph()
+    for x in parts:
+        p += nodes.Text(x) if isinstance(x, str) else x
+    return p
+
+
+def lit(text):
+    return nodes.literal(text, text)
+
+
+def table(head, rows, widths=None, classes=()):
+    """A docutils table; cells are strings or lists of inline nodes."""
+    t = nodes.table(classes=['kit-table'] + list(classes))
+    g = nodes.tgroup(cols=len(head))
+    t += g
+    for w in widths or [1] * len(head):
+        g += nodes.colspec(colwidth=w)
+
+    def row(cells):
+        r = nodes.row()
+        for c in cells:
+            e = nodes.entry()
+            p = nodes.paragraph()
+            if isinstance(c, str):
+                p += nodes.Text(c)
+            else:
+                for n in c:
+                    p += n
+            e += p
+            r += e
+        return r
+
+    th = nodes.thead()
+    th += row(head)
+    g += th
+    tb = nodes.tbody()
+    for r in rows:
+        tb += row(r)
+    g += tb
+    return t
+
+
+def kernels_opt(opt, default):
+    names = opt.split() if opt else default
+    for k in names:
+        snap().doc(k)
+    return names
+
+
+def label(k):
+    return snap().doc(k)['label']
+
+
+def short(k):
+    """A kernel's column title: its row name in repro/kernels.tsv."""
+    return k
+
+
+def verdict_word(doc, case_name):
+    v = kitdata.case_verdict(doc, case_name, snap().models)
+    return {'ok': 'ok', 'differs': 'DIFFERS', 'skip': 'skip',
+            'crash': 'crash', 'missing': 'missing', 'not ok': 'NOT OK',
+            '': '-'}[v]
+
+
+class KitDirective(Directive):
+    """Turns KitError and KeyError into a Sphinx error at the directive."""
+
+    def run(self):
+        env = self.state.document.settings.env
+        for f in snap().files() + [snap().models.path]:
+            env.note_dependency(f)
+        try:
+            return self.make()
+        except (KitError, KeyError) as e:
+            msg = e.args[0] if e.args else str(e)
+            logger.warning(f'{self.name}: {msg}',
+                           location=(env.docname, self.lineno))
+            return []
+
+
+# ----------------------------------------------------------- directives
+
+class KitRun(KitDirective):
+    has_content = False
+
+    def make(self):
+        s = snap()
+        docs = [s.docs[k] for k in s.kernels]
+        d0 = docs[0]
+        m = d0['machine']
+        boot = d0.get('boot') or {}
+        dates = sorted({d['date'] for d in docs})
+        n = nodes.note()
+        n += para('This page is generated from the kit\'s results snapshot ',
+                  lit('rfc/results/'), ' of a run on ',
+                  dates[0], ': kernels ',
+                  ', '.join(f'{d["label"]}' for d in docs),
+                  ', built from ', lit(s.index.get('source') or 'unknown'),
+                  '; machine ', f'{m["cpu"]}, {m["cpus"]} CPUs, '
+                  f'{m["mem_gib"]} GiB, host kernel {m["host_kernel"]}',
+                  '; QEMU accelerator ', boot.get('accel', 'none'),
+                  '.  ', lit('make repro'), ' and ', lit('make rfc-snapshot'),
+                  ' regenerate it; ', lit('make check'),
+                  ' fails when a new run measures different facts.')
+        return [n]
+
+
+class KitTable(KitDirective):
+    required_arguments = 1
+    option_spec = {'kernels': directives.unchanged,
+                   'cases': directives.unchanged}
+
+    def make(self):
+        s = snap()
+        scen = self.arguments[0]
+        ks = kernels_opt(self.options.get('kernels'), s.running())
+        cases = s.models.cases([scen])
+        if not cases:
+            raise KitError(f'no case of scenario "{scen}" in models.tsv')
+        if 'cases' in self.options:
+            want = [f'{scen}/{c}' for c in self.options['cases'].split()]
+            unknown = [c for c in want if c not in cases]
+            if unknown:
+                raise KitError(f'unknown case(s) {", ".join(unknown)}')
+            cases = want
+        # Columns: the facts of these cases, in models.tsv order.
+        facts = []
+        for c in cases:
+            for r in s.models.rows_for(c):
+                if (r['fact'], r['label']) not in facts:
+                    facts.append((r['fact'], r['label']))
+        head = ['Case'] + [lab for _, lab in facts] + ['Verdict']
+        rows = []
+        for c in cases:
+            have = {r['fact'] for r in s.models.rows_for(c)}
+            cells = [[lit(c.split('/', 1)[1])]]
+            for f, _ in facts:
+                if f not in have:
+                    cells.append('')
+                    continue
+                vals = [fmt(kitdata.fact(s.doc(k), c, f)) for k in ks]
+                # No break inside a cell: "1 / 0", never "1 /" and "0".
+                text = '\u00a0/\u00a0'.join(vals)
+                if len(set(vals)) > 1:
+                    cells.append([nodes.strong(text, text)])
+                else:
+                    cells.append(text)
+            cells.append('\u00a0/\u00a0'.join(verdict_word(s.doc(k), c)
+                                            for k in ks))
+            rows.append(cells)
+        legend = para(
+            'Each cell: ', ' / '.join(short(k) for k in ks), ' (',
+            ', '.join(f'{label(k)}, model {s.doc(k).get("model") or "none"}'
+                      for k in ks),
+            '); bold where the kernels differ.  Verdict: whether the case '
+            'matched the kernel\'s model.  Facts: ',
+            '; '.join(f'{lab} = {f}' for f, lab in facts), '.')
+        legend['classes'] = ['kit-legend']
+        return [table(head, rows, widths=[4] + [1] * len(facts) + [2]),
+                legend]
+
+
+def claim_rows(claim, preds, ks):
+    """Cells of a claim's table and, per kernel, how many rows held."""
+    s = snap()
+    rows, held = [], {k: 0 for k in ks}
+    crashed = {k: 0 for k in ks}
+    for c, f, v in preds:
+        if not s.models.rows_for(c):
+            raise KitError(f'{claim}: case {c} is not in models.tsv')
+        cells = [[lit(c)], [lit(f)], v]
+        for k in ks:
+            got = kitdata.fact(s.doc(k), c, f)
+            if got in ('missing', 'absent') and \
+                    not kitdata.crashed(s.doc(k), c):
+                raise KitError(f'{claim}: {k} has no fact {f} for {c}')
+            ok = kitdata.same(v, got)
+            held[k] += ok
+            crashed[k] += got == 'crash'
+            cells.append(fmt(got) + ('' if got == 'crash' else
+                                     ' (yes)' if ok else ' (no)'))
+        rows.append(cells)
+
+    def word(k):
+        n = len(preds) - crashed[k]
+        if not n:
+            return 'not measured: the kernel crashed'
+        w = ('holds' if held[k] == n else 'does not hold' if not held[k]
+             else f'holds in part ({held[k]} of {n})')
+        if crashed[k]:
+            w += f'; {crashed[k]} not measured: the kernel crashed'
+        return w
+    return rows, {k: word(k) for k in ks}
+
+
+class KitClaim(KitDirective):
+    required_arguments = 1
+    option_spec = {'kernels': directives.unchanged}
+
+    def make(self):
+        s = snap()
+        claim = self.arguments[0]
+        ks = kernels_opt(self.options.get('kernels'), s.running())
+        preds = claims().get(claim)
+        if not preds:
+            raise KitError(f'{claim}: no row in rfc/claims.tsv')
+        self.state.document.settings.env.note_dependency(CLAIMS_TSV)
+        rows, words = claim_rows(claim, preds, ks)
+        verdict = para(nodes.strong('Measured: ', 'Measured: '),
+                       '; '.join(f'{label(k)}: {words[k]}' for k in ks),
+                       '.  "(yes)" marks a value the claim predicted.')
+        return [verdict,
+                table(['Case', 'Fact', claim + ' says'] +
+                      [short(k) for k in ks], rows,
+                      widths=[5, 4, 2] + [2] * len(ks))]
+
+
+class KitClaims(KitDirective):
+    """One row per claim of rfc/claims.tsv: whether it holds, per kernel."""
+    option_spec = {'kernels': directives.unchanged}
+
+    def make(self):
+        s = snap()
+        ks = kernels_opt(self.options.get('kernels'), s.running())
+        self.state.document.settings.env.note_dependency(CLAIMS_TSV)
+        rows = []
+        for claim, preds in claims().items():
+            _, words = claim_rows(claim, preds, ks)
+            rows.append([claim, str(len(preds))] + [words[k] for k in ks])
+        return [table(['Claim', 'Predictions'] + [short(k) for k in ks], rows,
+                      widths=[1, 1] + [3] * len(ks))]
+
+
+class KitCrashes(KitDirective):
+    required_arguments = 1
+
+    def make(self):
+        s = snap()
+        k = self.arguments[0]
+        doc = s.doc(k)
+        if doc.get('outcome') != 'splats':
+            raise KitError(f'{k} was not run one boot per reproducer')
+        rows = []
+        for sc in doc['scenarios']:
+            splat = sc.get('splat')
+            rip = (sc.get('rip') or '').replace('RIP: 0010:', '')
+            done = sum(1 for c in sc['cases'] if c['status'] == 'ok')
+            rows.append([[lit(sc['name'])], sc.get('boot_status', '?'),
+                         splat or 'none', [lit(rip)] if rip else '-',
+                         f'{done} of {sc.get("plan") or len(sc["cases"])}'])
+        return [table(['Reproducer', 'Boot', 'First splat', 'RIP',
+                       'Cases completed'], rows, widths=[5, 2, 6, 4, 2])]
+
+
+class KitVerdicts(KitDirective):
+    option_spec = {'host': directives.flag}
+
+    def make(self):
+        s = snap()
+        rows = []
+        for k in s.kernels:
+            d = s.docs[k]
+            rows.append([[lit(k)], d['label'], d.get('model') or '-',
+                         d.get('outcome', 'runs'), d['verdict'],
+                         ', '.join(d.get('matches') or []) or 'none'])
+        if 'host' in self.options:
+            for h, d in s.host.items():
+                rows.append([[lit('host')], d['label'], '-', 'runs',
+                             d['verdict'],
+                             ', '.join(d.get('matches') or []) or 'none'])
+        return [table(['Kernel', 'Label', 'Model', 'Outcome', 'Verdict',
+                       'Matches'], rows, widths=[2, 4, 2, 2, 1, 2])]
+
+
+class KitSelftests(KitDirective):
+
+    def make(self):
+        s = snap()
+        ks = s.running()
+        names = [sc['name'] for sc in s.docs[ks[0]]['scenarios']
+                 if sc['name'].startswith(kitdata.SELFTEST)]
+        if not names:
+            raise KitError('the snapshot has no kernel selftests')
+        rows = []
+        for n in names:
+            st = []
+            for k in ks:
+                sc = kitdata.scenario(s.docs[k], n)
+                st.append(sc['status'] if sc else 'missing')
+            rows.append([[lit(n[len(kitdata.SELFTEST):])]] + st)
+        return [table(['Selftest'] + [short(k) for k in ks], rows)]
+
+
+# ---------------------------------------------------------------- chart
+
+def svg_chart(groups, kernels, title):
+    """Grouped stacked bars: groups of (name, {kernel: (pc, anon)})."""
+    bar, gap, ggap, left, top, unit = 40, 8, 36, 70, 40, 90
+    ymax = max(pc + an for _, vals in groups for pc, an in vals.values())
+    ymax = max(1, int(ymax + 0.999))
+    gw = len(kernels) * (bar + gap) - gap
+    width = left + len(groups) * (gw + ggap) + 170
+    height = top + ymax * unit + 70
+    base = top + ymax * unit
+    colors = {'pc': '#c0504d', 'anon': '#4f81bd'}
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+         f'style="max-width: 100%; height: auto" '
+         f'font-family="sans-serif" font-size="14">',
+         f'<title>{html.escape(title)}</title>']
+    for y in range(ymax + 1):
+        py = base - y * unit
+        o.append(f'<line x1="{left - 5}" y1="{py}" x2="{width - 170}" '
+                 f'y2="{py}" stroke="#ccc"/>')
+        o.append(f'<text x="{left - 10}" y="{py + 4}" '
+                 f'text-anchor="end">{y}</text>')
+    o.append(f'<text x="14" y="{top + ymax * unit / 2}" text-anchor="middle" '
+             f'transform="rotate(-90 14 {top + ymax * unit / 2})">'
+             f'pages per store</text>')
+    x = left
+    for name, vals in groups:
+        for i, k in enumerate(kernels):
+            pc, an = vals[k]
+            bx = x + i * (bar + gap)
+            h_an, h_pc = an * unit, pc * unit
+            o.append(f'<rect x="{bx}" y="{base - h_an}" width="{bar}" '
+                     f'height="{h_an}" fill="{colors["anon"]}">'
+                     f'<title>{html.escape(k)} {html.escape(name)}: '
+                     f'anonymous {fmt(an)}</title></rect>')
+            if h_pc:
+                o.append(f'<rect x="{bx}" y="{base - h_an - h_pc}" '
+                         f'width="{bar}" height="{h_pc}" '
+                         f'fill="{colors["pc"]}"><title>{html.escape(k)} '
+                         f'{html.escape(name)}: page cache {fmt(pc)}'
+                         f'</title></rect>')
+            o.append(f'<text x="{bx + bar / 2}" y="{base - h_an - h_pc - 5}" '
+                     f'text-anchor="middle">{fmt(pc + an)}</text>')
+            o.append(f'<text x="{bx + bar / 2}" y="{base + 14}" '
+                     f'text-anchor="middle" font-size="11">'
+                     f'{html.escape(k)}</text>')
+        o.append(f'<text x="{x + gw / 2}" y="{base + 32}" '
+                 f'text-anchor="middle" font-weight="bold">'
+                 f'{html.escape(name)}</text>')
+        x += gw + ggap
+    lx = width - 160
+    for i, (key, text) in enumerate((('pc', 'page-cache page'),
+                                     ('anon', 'anonymous (COW) page'))):
+        ly = top + i * 22
+        o.append(f'<rect x="{lx}" y="{ly}" width="14" height="14" '
+                 f'fill="{colors[key]}"/>')
+        o.append(f'<text x="{lx + 20}" y="{ly + 11}">{text}</text>')
+    o.append('</svg>')
+    return '\n'.join(o)
+
+
+class KitChart(KitDirective):
+    option_spec = {'cases': directives.unchanged_required,
+                   'kernels': directives.unchanged,
+                   'caption': directives.unchanged}
+
+    def make(self):
+        s = snap()
+        ks = kernels_opt(self.options.get('kernels'), s.running())
+        groups = []
+        for c in self.options['cases'].split():
+            vals = {}
+            for k in ks:
+                pc = kitdata.fact(s.doc(k), c, 'pc_per_write')
+                an = kitdata.fact(s.doc(k), c, 'anon_per_write')
+                try:
+                    vals[k] = (float(pc), float(an))
+                except ValueError:
+                    raise KitError(f'{k} {c}: no pc_per_write/anon_per_write '
+                                   f'({pc}, {an})')
+            name = c.split('/', 1)[1]
+            for p in ('store-', 'populate-write-', 'map-populate-'):
+                name = name[len(p):] if name.startswith(p) else name
+            groups.append((name, vals))
+        caption = self.options.get('caption', 'Pages allocated per private '
+                                   'store over a hole')
+        svg = svg_chart(groups, ks, caption)
+        fig = nodes.container(classes=['kit-chart'])
+        fig += nodes.raw('', f'<div class="kit-chart-svg">{svg}</div>',
+                         format='html')
+        fig += para(caption + ', from ', lit('private-write-hole'), ' (',
+                    ', '.join(label(k) for k in ks), '; ',
+                    'a bar per kernel, in that order).')
+        return [fig]
+
+
+# ---------------------------------------------------------------- roles
+
+def role_error(inliner, lineno, rawtext, msg):
+    m = inliner.reporter.warning(msg, line=lineno)
+    p = inliner.problematic(rawtext, rawtext, m)
+    return [p], [m]
+
+
+def kit_fact_role(name, rawtext, text, lineno, inliner, options={},
+                  content=[]):
+    parts = text.split()
+    if len(parts) != 3:
+        return role_error(inliner, lineno, rawtext,
+                          f'kit-fact: want "<kernel> <case> <fact>", got '
+                          f'"{text}"')
+    k, c, f = parts
+    try:
+        doc = snap().doc(k)
+    except KeyError as e:
+        return role_error(inliner, lineno, rawtext, f'kit-fact: {e.args[0]}')
+    v = kitdata.fact(doc, c, f)
+    if v in ('missing', 'absent', 'skip', 'crash'):
+        return role_error(inliner, lineno, rawtext,
+                          f'kit-fact: {k} {c} {f}: {v}')
+    inliner.document.settings.env.note_dependency(
+        os.path.join(snap().dir, k + '.json'))
+    return [nodes.inline(rawtext, fmt(v), classes=['kit-fact'])], []
+
+
+def kit_info_role(name, rawtext, text, lineno, inliner, options={},
+                  content=[]):
+    s = snap()
+    parts = text.split()
+    key, arg = parts[0], (parts[1] if len(parts) > 1 else None)
+    try:
+        d0 = s.docs[s.kernels[0]]
+        m = d0['machine']
+        run = {'date': d0['date'], 'source': s.index.get('source'),
+               'cpu': m['cpu'], 'cpus': str(m['cpus']),
+               'mem': f'{m["mem_gib"]} GiB', 'host-kernel': m['host_kernel'],
+               'accel': (d0.get('boot') or {}).get('accel')}
+        if key in run and arg is None:
+            v = run[key]
+        elif arg is not None and key in ('version', 'label', 'model',
+                                         'verdict', 'matches'):
+            d = s.doc(arg)
+            v = {'version': d['kernel'], 'label': d['label'],
+                 'model': d.get('model') or 'none', 'verdict': d['verdict'],
+                 'matches': ', '.join(d.get('matches') or []) or 'none'}[key]
+        else:
+            raise KeyError(f'unknown key "{text}"')
+    except KeyError as e:
+        return role_error(inliner, lineno, rawtext, f'kit-info: {e.args[0]}')
+    return [nodes.inline(rawtext, str(v), classes=['kit-info'])], []
+
+
+def setup(app):
+    app.add_directive('kit-run', KitRun)
+    app.add_directive('kit-table', KitTable)
+    app.add_directive('kit-claim', KitClaim)
+    app.add_directive('kit-claims', KitClaims)
+    app.add_directive('kit-crashes', KitCrashes)
+    app.add_directive('kit-verdicts', KitVerdicts)
+    app.add_directive('kit-selftests', KitSelftests)
+    app.add_directive('kit-chart', KitChart)
+    app.add_role('kit-fact', kit_fact_role)
+    app.add_role('kit-info', kit_info_role)
+    return {'version': '1', 'parallel_read_safe': True,
+            'parallel_write_safe': True}
