@@ -255,7 +255,9 @@ def read_kconfig(path):
     return opts
 
 
-def fragment_paths(names):
+def fragment_paths(names, ver):
+    """The fragments of `names`, each followed by its <name>-<ver> variant
+    where one exists (options that only linux <ver> has)."""
     paths = []
     for n in names:
         p = os.path.join(CONFIG_DIR, n + '.config')
@@ -263,6 +265,9 @@ def fragment_paths(names):
             raise KitError(f'config fragment {os.path.relpath(p, KIT_ROOT)} '
                            f'not found (kernels.tsv names "{n}")')
         paths.append(p)
+        p = os.path.join(CONFIG_DIR, f'{n}-{ver}.config')
+        if os.path.exists(p):
+            paths.append(p)
     return paths
 
 
@@ -289,7 +294,7 @@ def configure(src, bdir, frags):
 def build(spec, src=None, jobs=None):
     """Return the path of a cached bzImage for `spec`, building if needed."""
     src = src or Source()
-    frags = fragment_paths(spec.configs)
+    frags = fragment_paths(spec.configs, src.series_ver)
     cdig = digest(ARCH, RECIPE, file_digest(frags))
     patches = src.series_files(spec.series)
     pdig = file_digest(patches) if patches else 'stock'
@@ -393,7 +398,7 @@ def w1_warnings(src, spec, files):
     the cached kernels' objects.  Returns the warning lines, with the
     object path, in the order the compiler printed them.
     """
-    frags = fragment_paths(spec.configs)
+    frags = fragment_paths(spec.configs, src.series_ver)
     cdig = digest(ARCH, RECIPE, file_digest(frags))
     bdir = os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}-W1')
     os.makedirs(bdir, exist_ok=True)
