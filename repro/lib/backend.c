@@ -370,13 +370,18 @@ fail:
 	return -1;
 }
 
-/* Create an unlinked file of @size bytes in @dir. */
-static int create_in(const char *dir, const char *name, off_t size)
+/* Create an unlinked file of @size bytes on @m, once it is mounted. */
+static int create_on(const struct mount_point *m, const char *name,
+		     off_t size)
 {
 	char path[PATH_MAX];
 	int fd, err;
 
-	snprintf(path, sizeof(path), "%s/%s-XXXXXX", dir, name);
+	if (m->state <= 0) {
+		errno = ENODEV;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s-XXXXXX", m->dir, name);
 	fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -417,11 +422,7 @@ static int setup_tmpfs(const struct kit_backend *b, size_t pages,
 
 static int create_tmpfs(const char *name, size_t pages)
 {
-	if (mnt_tmpfs.state <= 0) {
-		errno = ENODEV;
-		return -1;
-	}
-	return create_in(mnt_tmpfs.dir, name, pages * kit_page_size());
+	return create_on(&mnt_tmpfs, name, pages * kit_page_size());
 }
 
 static size_t pmd_size(void)
@@ -445,7 +446,7 @@ static int probe_huge_folio(char *why, size_t len)
 	struct stat st;
 	int fd, ret = 0;
 
-	fd = create_in(mnt_tmpfs_huge.dir, "probe", pmd);
+	fd = create_on(&mnt_tmpfs_huge, "probe", pmd);
 	if (fd < 0 || pwrite(fd, "", 1, 0) != 1 || fstat(fd, &st)) {
 		snprintf(why, len, "huge folio probe: %s", strerror(errno));
 		ret = -1;
@@ -476,11 +477,7 @@ static int setup_tmpfs_huge(const struct kit_backend *b, size_t pages,
 
 static int create_tmpfs_huge(const char *name, size_t pages)
 {
-	if (mnt_tmpfs_huge.state <= 0) {
-		errno = ENODEV;
-		return -1;
-	}
-	return create_in(mnt_tmpfs_huge.dir, name, pages * kit_page_size());
+	return create_on(&mnt_tmpfs_huge, name, pages * kit_page_size());
 }
 
 static bool have_filesystem(const char *type)
@@ -519,11 +516,7 @@ static int setup_hugetlbfs(const struct kit_backend *b, size_t pages,
 
 static int create_hugetlbfs(const char *name, size_t pages)
 {
-	if (mnt_hugetlbfs.state <= 0) {
-		errno = ENODEV;
-		return -1;
-	}
-	return create_in(mnt_hugetlbfs.dir, name, pages * hugetlb_page_size());
+	return create_on(&mnt_hugetlbfs, name, pages * hugetlb_page_size());
 }
 
 const struct kit_backend kit_backend_memfd = {
@@ -629,6 +622,120 @@ int kit_backend_setup(const struct kit_backend *b, size_t pages,
 size_t kit_backend_page_size(const struct kit_backend *b)
 {
 	return b->page_size ? b->page_size() : kit_page_size();
+}
+
+/**
+ * kit_backend_pages() - how many pages a case uses on a backend
+ * @b: the backend
+ * @pages: on a backend of base pages
+ * @thp_pages: on a huge=always backend (``KIT_BACKEND_THP``), in base pages
+ * @huge_pages: on hugetlbfs (``KIT_BACKEND_HUGETLB``), in huge pages
+ *
+ * One size in base pages does not fit all rows: on huge=always tmpfs it
+ * should fill whole PMD-sized folios, and on hugetlbfs each page is a huge
+ * page, of which few are free.
+ *
+ * Return: the one of @pages, @thp_pages and @huge_pages that fits @b.
+ */
+size_t kit_backend_pages(const struct kit_backend *b, size_t pages,
+			 size_t thp_pages, size_t huge_pages)
+{
+	if (b->flags & KIT_BACKEND_HUGETLB)
+		return huge_pages;
+	if (b->flags & KIT_BACKEND_THP)
+		return thp_pages;
+	return pages;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+/* What kit_backend_setup() said of one backend of a run. */
+struct run_setup {
+	int state;
+	char why[256];
+};
+
+static bool case_applies(const struct kit_case *c, const struct kit_backend *b)
+{
+	return (b->flags & c->needs) == c->needs;
+}
+
+static void case_name(const struct kit_run *run, const struct kit_case *c,
+		      const struct kit_backend *b, char *buf, size_t len)
+{
+	const char *first = c->name;
+
+	if (run->case_name)
+		first = run->case_name(c, b);
+	if (first)
+		snprintf(buf, len, "%s-%s", first, b->name);
+	else
+		snprintf(buf, len, "%s", b->name);
+}
+
+/**
+ * kit_run_backends() - run a scenario's cases on each of its backends
+ * @run: the scenario
+ *
+ * Sets every backend up before the first case, while the process has one
+ * thread (see kit_backend_setup()), then starts the KTAP run with
+ * ktap_start() and runs each case on each backend it applies to, backends
+ * in the inner loop.  On a backend whose needs are unmet here the case is
+ * skipped with the reason; on one that is broken it fails, with the reason
+ * as a diagnostic.
+ *
+ * Return: ktap_exit_status(), for main() to return.
+ */
+int kit_run_backends(const struct kit_run *run)
+{
+	const struct kit_backend *const *backends = run->backends;
+	size_t nr = run->nr_backends, pages, i, j;
+	struct run_setup *setup;
+	char name[64];
+	int plan = 0;
+
+	if (!backends) {
+		backends = kit_backends;
+		nr = kit_nr_backends;
+	}
+	for (i = 0; i < run->nr_cases; i++)
+		for (j = 0; j < nr; j++)
+			plan += case_applies(&run->cases[i], backends[j]);
+
+	setup = calloc(nr, sizeof(*setup));
+	if (!setup) {
+		/* Fewer cases than planned: the run fails. */
+		ktap_start(plan, "%s", run->title);
+		ktap_diag("setup of %zu backends: %s", nr, strerror(errno));
+		return ktap_exit_status();
+	}
+	for (j = 0; j < nr; j++) {
+		pages = run->setup_pages ? run->setup_pages(backends[j]) : 0;
+		setup[j].state = kit_backend_setup(backends[j], pages,
+						   setup[j].why,
+						   sizeof(setup[j].why));
+	}
+
+	ktap_start(plan, "%s", run->title);
+	for (i = 0; i < run->nr_cases; i++) {
+		const struct kit_case *c = &run->cases[i];
+
+		for (j = 0; j < nr; j++) {
+			if (!case_applies(c, backends[j]))
+				continue;
+			case_name(run, c, backends[j], name, sizeof(name));
+			if (setup[j].state > 0) {
+				ktap_skip(name, setup[j].why);
+			} else if (setup[j].state < 0) {
+				ktap_diag("%s: %s", name, setup[j].why);
+				ktap_result(false, name);
+			} else {
+				c->test(backends[j], name, c->arg);
+			}
+		}
+	}
+	free(setup);
+	return ktap_exit_status();
 }
 
 /* ---------------------------------------------------------------- areas */

@@ -76,6 +76,54 @@ const struct kit_backend *kit_backend_find(const char *name);
 int kit_backend_setup(const struct kit_backend *b, size_t pages,
 		      char *why, size_t len);
 size_t kit_backend_page_size(const struct kit_backend *b);
+size_t kit_backend_pages(const struct kit_backend *b, size_t pages,
+			 size_t thp_pages, size_t huge_pages);
+
+/**
+ * struct kit_case - a case a scenario runs once on each of its backends
+ * @name: first part of the case's name, ``<name>-<backend>``; NULL names it
+ *	after the backend alone
+ * @needs: ``KIT_BACKEND_*`` flags a backend must have for the case to run
+ *	on it; on the others the case is not even planned
+ * @test: run the case on @b under the name @name and report it with
+ *	ktap_result() or ktap_skip(); @arg is the case's @arg
+ * @arg: what tells the cases sharing one @test apart
+ */
+struct kit_case {
+	const char *name;
+	unsigned int needs;
+	void (*test)(const struct kit_backend *b, const char *name,
+		     const void *arg);
+	const void *arg;
+};
+
+/**
+ * struct kit_run - a scenario whose every case runs on each of its backends
+ * @title: the title diagnostic of ktap_start(): name, what it does, claims
+ * @backends: the backends, in the order each case runs on them; NULL: every
+ *	row of kit_backends[]
+ * @nr_backends: entries of @backends
+ * @setup_pages: pages of @b the cases use at once, for kit_backend_setup();
+ *	NULL: none to reserve
+ * @cases: the cases, in the order they run
+ * @nr_cases: entries of @cases
+ * @case_name: first part of the name of case @c on @b, instead of @c->name,
+ *	for a name that predates the scheme; NULL: @c->name
+ *
+ * kit_run_backends() runs it.
+ */
+struct kit_run {
+	const char *title;
+	const struct kit_backend *const *backends;
+	size_t nr_backends;
+	size_t (*setup_pages)(const struct kit_backend *b);
+	const struct kit_case *cases;
+	size_t nr_cases;
+	const char *(*case_name)(const struct kit_case *c,
+				 const struct kit_backend *b);
+};
+
+int kit_run_backends(const struct kit_run *run);
 
 int kit_area_create(struct kit_area *a, const struct kit_backend *b,
 		    const char *name, size_t pages);

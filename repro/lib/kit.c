@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 
 #include "kit.h"
 
@@ -92,6 +93,28 @@ void ktap_header(int plan)
 	ktap_skipped = 0;
 	ktap_line("", "KTAP version 1");
 	ktap_line("", "1..%d", plan);
+}
+
+/**
+ * ktap_start() - start a scenario's KTAP run
+ * @plan: number of cases the run will report
+ * @fmt: printf format of the scenario's title: its name, what it does and
+ *	the claims it tests
+ *
+ * ktap_header(), then the running kernel and the title as diagnostics, so
+ * that a log read on its own says what produced it.
+ */
+void ktap_start(int plan, const char *fmt, ...)
+{
+	struct utsname u;
+	va_list ap;
+
+	ktap_header(plan);
+	if (!uname(&u))
+		ktap_diag("kernel: %s %s", u.release, u.machine);
+	va_start(ap, fmt);
+	ktap_vline("# ", fmt, ap);
+	va_end(ap);
 }
 
 /**
@@ -180,6 +203,29 @@ int ktap_exit_status(void)
 	return ktap_failed ? 1 : 0;
 }
 
+/**
+ * kit_fact_file_intact() - report whether a file still reads what it held
+ * @name: the case
+ * @intact: 1 if the file reads as it should, 0 if not, -1 with errno set
+ *	if it could not be read
+ *
+ * Prints the fact ``file_intact``, or a diagnostic if the file could not be
+ * read.  Every scenario that writes through a private mapping checks that
+ * the writes never reached the file (C8), a rule every kernel must keep, so
+ * the case fails unless the file is intact.
+ *
+ * Return: true if @intact is 1.
+ */
+bool kit_fact_file_intact(const char *name, int intact)
+{
+	if (intact < 0) {
+		ktap_diag("%s: reading the file: %s", name, strerror(errno));
+		return false;
+	}
+	ktap_fact("file_intact", "%d", intact);
+	return intact == 1;
+}
+
 /* ---------------------------------------------------------- memory facts */
 
 /**
@@ -258,22 +304,15 @@ static long long parse_kb(const char *value)
 	return kb;
 }
 
-/**
- * kit_smaps_field_kb() - a field of one VMA in smaps text
- * @f: stream of /proc/<pid>/smaps text
- * @addr: an address inside the VMA
- * @field: field name, with or without its colon, e.g. ``Anonymous:``
- *
- * Only the block of the VMA containing @addr is searched: a field missing
- * there is not taken from the next VMA.
- *
- * Return: the field's value (kB for size fields), or -1 with errno set to
- * ENOENT if no VMA contains @addr or it lacks @field, EINVAL if the value
- * is not a number.
+/*
+ * The value of the first line of @f that gives @field; with @vma, of the
+ * lines of the smaps block of the VMA containing *@vma only.  Return -1 with
+ * errno set as kit_smaps_field_kb() documents.
  */
-long long kit_smaps_field_kb(FILE *f, unsigned long addr, const char *field)
+static long long scan_field_kb(FILE *f, const char *field,
+			       const unsigned long *vma)
 {
-	bool in_vma = false;
+	bool in_vma = !vma;
 	long long ret = -1;
 	size_t cap = 0;
 	char *line = NULL;
@@ -285,11 +324,11 @@ long long kit_smaps_field_kb(FILE *f, unsigned long addr, const char *field)
 		char perms[8];
 
 		/* A VMA header: "start-end perms offset dev inode path". */
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
+		if (vma && sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
 		    strlen(perms) == 4) {
 			if (in_vma)
 				break;
-			in_vma = start <= addr && addr < end;
+			in_vma = start <= *vma && *vma < end;
 			continue;
 		}
 		if (!in_vma)
@@ -308,6 +347,34 @@ long long kit_smaps_field_kb(FILE *f, unsigned long addr, const char *field)
 }
 
 /**
+ * kit_smaps_field_kb() - a field of one VMA in smaps text
+ * @f: stream of /proc/<pid>/smaps text
+ * @addr: an address inside the VMA
+ * @field: field name, with or without its colon, e.g. ``Anonymous:``
+ *
+ * Only the block of the VMA containing @addr is searched: a field missing
+ * there is not taken from the next VMA.
+ *
+ * Return: the field's value (kB for size fields), or -1 with errno set to
+ * ENOENT if no VMA contains @addr or it lacks @field, EINVAL if the value
+ * is not a number.
+ */
+long long kit_smaps_field_kb(FILE *f, unsigned long addr, const char *field)
+{
+	return scan_field_kb(f, field, &addr);
+}
+
+/* Close @f, read from by a parser that returned @ret, keeping its errno. */
+static long long fclose_keep_errno(FILE *f, long long ret)
+{
+	int err = errno;
+
+	fclose(f);
+	errno = err;
+	return ret;
+}
+
+/**
  * kit_vma_field_kb() - a field of the calling process's VMA at an address
  * @addr: an address inside the VMA
  * @field: smaps field name, e.g. ``Anonymous:`` or ``Rss:``
@@ -317,18 +384,12 @@ long long kit_smaps_field_kb(FILE *f, unsigned long addr, const char *field)
  */
 long long kit_vma_field_kb(const void *addr, const char *field)
 {
-	long long ret;
-	FILE *f;
-	int err;
+	FILE *f = fopen("/proc/self/smaps", "re");
 
-	f = fopen("/proc/self/smaps", "re");
 	if (!f)
 		return -1;
-	ret = kit_smaps_field_kb(f, (unsigned long)addr, field);
-	err = errno;
-	fclose(f);
-	errno = err;
-	return ret;
+	return fclose_keep_errno(f, kit_smaps_field_kb(f, (unsigned long)addr,
+							field));
 }
 
 /**
@@ -341,24 +402,7 @@ long long kit_vma_field_kb(const void *addr, const char *field)
  */
 long long kit_meminfo_field_kb(FILE *f, const char *field)
 {
-	long long ret = -1;
-	size_t cap = 0;
-	char *line = NULL;
-	int err = ENOENT;
-
-	while (getline(&line, &cap, f) > 0) {
-		const char *value = field_value(line, field);
-
-		if (!value)
-			continue;
-		ret = parse_kb(value);
-		err = errno;
-		break;
-	}
-	free(line);
-	if (ret < 0)
-		errno = err;
-	return ret;
+	return scan_field_kb(f, field, NULL);
 }
 
 /**
@@ -370,18 +414,11 @@ long long kit_meminfo_field_kb(FILE *f, const char *field)
  */
 long long kit_meminfo_kb(const char *field)
 {
-	long long ret;
-	FILE *f;
-	int err;
+	FILE *f = fopen("/proc/meminfo", "re");
 
-	f = fopen("/proc/meminfo", "re");
 	if (!f)
 		return -1;
-	ret = kit_meminfo_field_kb(f, field);
-	err = errno;
-	fclose(f);
-	errno = err;
-	return ret;
+	return fclose_keep_errno(f, kit_meminfo_field_kb(f, field));
 }
 
 /* ----------------------------------------------------------------- memfd */
@@ -539,9 +576,7 @@ int kit_uffd_open(bool *user_mode_only)
  */
 int kit_uffd_api(int uffd)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
-
-	return ioctl(uffd, UFFDIO_API, &api) ? -1 : 0;
+	return kit_uffd_api_features(uffd, 0);
 }
 
 /**
@@ -554,12 +589,25 @@ int kit_uffd_api(int uffd)
  */
 int kit_uffd_register_missing(int uffd, void *addr, size_t len)
 {
-	struct uffdio_register reg = {
-		.range = { .start = (unsigned long)addr, .len = len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
+	return kit_uffd_register(uffd, addr, len,
+				 UFFDIO_REGISTER_MODE_MISSING);
+}
 
-	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -1 : 0;
+/*
+ * UFFDIO_COPY, UFFDIO_ZEROPAGE and UFFDIO_CONTINUE report in @placed how
+ * many bytes they placed, or a negative errno; a short placement leaves the
+ * fault unresolved, so it is an error too.
+ */
+static int uffd_place(int uffd, unsigned long request, void *arg,
+		      const __s64 *placed, size_t len)
+{
+	if (ioctl(uffd, request, arg))
+		return -1;
+	if (*placed != (__s64)len) {
+		errno = *placed < 0 ? -*placed : EIO;
+		return -1;
+	}
+	return 0;
 }
 
 /**
@@ -574,20 +622,7 @@ int kit_uffd_register_missing(int uffd, void *addr, size_t len)
  */
 int kit_uffd_copy(int uffd, unsigned long dst, const void *src)
 {
-	struct uffdio_copy copy = {
-		.dst = dst & ~(kit_page_size() - 1),
-		.src = (unsigned long)src,
-		.len = kit_page_size(),
-		.mode = 0,
-	};
-
-	if (ioctl(uffd, UFFDIO_COPY, &copy))
-		return -1;
-	if (copy.copy != (long long)kit_page_size()) {
-		errno = copy.copy < 0 ? -copy.copy : EIO;
-		return -1;
-	}
-	return 0;
+	return kit_uffd_copy_len(uffd, dst, src, kit_page_size(), 0);
 }
 
 /**
@@ -609,13 +644,8 @@ int kit_uffd_zeropage(int uffd, unsigned long dst)
 		.mode = 0,
 	};
 
-	if (ioctl(uffd, UFFDIO_ZEROPAGE, &zero))
-		return -1;
-	if (zero.zeropage != (long long)kit_page_size()) {
-		errno = zero.zeropage < 0 ? -zero.zeropage : EIO;
-		return -1;
-	}
-	return 0;
+	return uffd_place(uffd, UFFDIO_ZEROPAGE, &zero, &zero.zeropage,
+			  kit_page_size());
 }
 
 /**
@@ -705,13 +735,7 @@ int kit_uffd_copy_len(int uffd, unsigned long dst, const void *src,
 		.mode = mode,
 	};
 
-	if (ioctl(uffd, UFFDIO_COPY, &copy))
-		return -1;
-	if (copy.copy != (long long)len) {
-		errno = copy.copy < 0 ? -copy.copy : EIO;
-		return -1;
-	}
-	return 0;
+	return uffd_place(uffd, UFFDIO_COPY, &copy, &copy.copy, len);
 }
 
 /**
@@ -752,13 +776,66 @@ int kit_uffd_continue(int uffd, unsigned long dst, size_t len)
 		.mode = 0,
 	};
 
-	if (ioctl(uffd, UFFDIO_CONTINUE, &cont))
-		return -1;
-	if (cont.mapped != (long long)len) {
-		errno = cont.mapped < 0 ? -cont.mapped : EIO;
+	return uffd_place(uffd, UFFDIO_CONTINUE, &cont, &cont.mapped, len);
+}
+
+/**
+ * kit_uffd_open_case() - open a userfaultfd for a case, or skip the case
+ * @name: the case
+ * @features: ``UFFD_FEATURE_*`` bits the case cannot run without, or 0
+ *
+ * A kernel without userfaultfd, or without one of @features, cannot run the
+ * case: it is reported skipped with the reason.  @features are asked for
+ * here, with UFFDIO_API, which succeeds only once per userfaultfd; without
+ * features that handshake is left to the caller (kit_uffd_api()), for whom
+ * its failure is a failed case.  The diagnostic says whether the
+ * userfaultfd is limited to user-mode faults, for want of CAP_SYS_PTRACE.
+ *
+ * Return: the userfaultfd, or -1 once the case has been reported skipped.
+ */
+int kit_uffd_open_case(const char *name, unsigned long long features)
+{
+	unsigned long long offered;
+	const char *kind;
+	char reason[128];
+	bool user_only;
+	int uffd;
+
+	if (features && kit_uffd_features(&offered)) {
+		snprintf(reason, sizeof(reason), "userfaultfd: %s",
+			 strerror(errno));
+		ktap_skip(name, reason);
 		return -1;
 	}
-	return 0;
+	if (features && (offered & features) != features) {
+		snprintf(reason, sizeof(reason),
+			 "userfaultfd lacks features 0x%llx (offers 0x%llx)",
+			 features & ~offered, offered);
+		ktap_skip(name, reason);
+		return -1;
+	}
+	uffd = kit_uffd_open(&user_only);
+	if (uffd < 0) {
+		snprintf(reason, sizeof(reason), "userfaultfd: %s",
+			 strerror(errno));
+		ktap_skip(name, reason);
+		return -1;
+	}
+	if (features && kit_uffd_api_features(uffd, features)) {
+		snprintf(reason, sizeof(reason), "UFFDIO_API 0x%llx: %s",
+			 features, strerror(errno));
+		close(uffd);
+		ktap_skip(name, reason);
+		return -1;
+	}
+	kind = user_only ? "user-mode only (no CAP_SYS_PTRACE)" :
+			   "with CAP_SYS_PTRACE";
+	if (features)
+		ktap_diag("%s: userfaultfd %s, features 0x%llx", name, kind,
+			  features);
+	else
+		ktap_diag("%s: userfaultfd %s", name, kind);
+	return uffd;
 }
 
 /**
@@ -1027,4 +1104,29 @@ out_restore:
 	close(t->efd);
 	free(t);
 	return acc->completed ? 0 : -1;
+}
+
+/**
+ * kit_access_run_uffd() - run an access served by a case's userfaultfd
+ * @acc: the access, from kit_access_init() with *@uffd
+ * @uffd: the case's userfaultfd; set to -1 if the access had to close it
+ * @what: the access in a few words, for the diagnostic
+ *
+ * kit_access_run(), and a diagnostic of how far the access got if it did
+ * not complete: whether the events came, a signal, a failed resolution or
+ * a timeout tells a kernel that lost an event from one that broke the
+ * access.
+ *
+ * Return: whether the access completed within the timeouts.
+ */
+bool kit_access_run_uffd(struct kit_access *acc, int *uffd, const char *what)
+{
+	if (kit_access_run(acc))
+		ktap_diag("%s: not completed: events %d, signal %d, error %s, timed out %d",
+			  what, acc->events, acc->signal,
+			  acc->error ? strerror(acc->error) : "none",
+			  acc->timed_out);
+	if (acc->uffd_closed)
+		*uffd = -1;
+	return acc->completed;
 }

@@ -36,11 +36,13 @@
 
 void ktap_set_output(FILE *f);
 void ktap_header(int plan);
+__printf(2, 3) void ktap_start(int plan, const char *fmt, ...);
 __printf(1, 2) void ktap_diag(const char *fmt, ...);
 __printf(2, 3) void ktap_fact(const char *key, const char *fmt, ...);
 void ktap_result(bool ok, const char *name);
 void ktap_skip(const char *name, const char *reason);
 int ktap_exit_status(void);
+bool kit_fact_file_intact(const char *name, int intact);
 
 size_t kit_page_size(void);
 long long kit_blocks_to_pages(long long blocks, size_t page_size);
@@ -69,6 +71,7 @@ int kit_uffd_copy_len(int uffd, unsigned long dst, const void *src,
 		      size_t len, unsigned long long mode);
 int kit_uffd_writeprotect(int uffd, void *addr, size_t len, bool protect);
 int kit_uffd_continue(int uffd, unsigned long dst, size_t len);
+int kit_uffd_open_case(const char *name, unsigned long long features);
 
 /**
  * struct kit_access - one byte access run by kit_access_run()
@@ -127,6 +130,7 @@ struct kit_access {
 void kit_access_init(struct kit_access *acc, int uffd, void *addr,
 		     bool write, unsigned char value);
 int kit_access_run(struct kit_access *acc);
+bool kit_access_run_uffd(struct kit_access *acc, int *uffd, const char *what);
 int kit_resolve_copy(int uffd, unsigned long addr, void *src);
 
 #endif /* KIT_H */

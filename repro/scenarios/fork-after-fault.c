@@ -25,7 +25,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,21 +48,9 @@
 #define CHILD_ISOLATION_BAD	0x4
 #define CHILD_PIPE_BAD		0x8
 
-static const struct kit_backend *const backends[] = {
-	&kit_backend_memfd,
-	&kit_backend_tmpfs,
-	&kit_backend_tmpfs_huge,
-	&kit_backend_hugetlbfs,
-	&kit_backend_anon,
-};
-
 static size_t nr_pages(const struct kit_backend *b)
 {
-	if (b->flags & KIT_BACKEND_HUGETLB)
-		return NR_HUGE_PAGES;
-	if (b->flags & KIT_BACKEND_THP)
-		return NR_THP_PAGES;
-	return NR_PAGES;
+	return kit_backend_pages(b, NR_PAGES, NR_THP_PAGES, NR_HUGE_PAGES);
 }
 
 /* Does every byte of the mapping equal @byte? */
@@ -130,27 +117,29 @@ static int reap(pid_t pid, int *status)
 	return -1;
 }
 
-static void test_case(const struct kit_backend *b)
+static void test_case(const struct kit_backend *b, const char *name,
+		      const void *arg)
 {
 	long long pc0, pc1, pc2, anon1;
 	size_t pages = nr_pages(b);
 	int to_child[2], to_parent[2];
 	bool parent_isolated = false, ok = true;
 	struct kit_area a;
-	int status = 0, intact;
+	int status = 0;
 	pid_t pid;
 	char *p;
 
+	(void)arg;
 	if (kit_area_create(&a, b, "fork-after-fault", pages)) {
-		ktap_diag("%s: create: %s", b->name, strerror(errno));
-		ktap_result(false, b->name);
+		ktap_diag("%s: create: %s", name, strerror(errno));
+		ktap_result(false, name);
 		return;
 	}
 	p = kit_area_map(&a, MAP_PRIVATE);
 	if (!p) {
-		ktap_diag("%s: mmap: %s", b->name, strerror(errno));
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
 		kit_area_destroy(&a);
-		ktap_result(false, b->name);
+		ktap_result(false, name);
 		return;
 	}
 	pc0 = kit_area_file_pages(&a);
@@ -160,7 +149,7 @@ static void test_case(const struct kit_backend *b)
 	pc1 = kit_area_file_pages(&a);
 	anon1 = kit_area_private_pages(&a, p);
 	if (pc0 < 0 || pc1 < 0 || anon1 < 0) {
-		ktap_diag("%s: measurement failed: %s", b->name,
+		ktap_diag("%s: measurement failed: %s", name,
 			  strerror(errno));
 		goto fail;
 	}
@@ -185,14 +174,14 @@ static void test_case(const struct kit_backend *b)
 	close(to_child[0]);
 	close(to_parent[1]);
 	if (pid < 0) {
-		ktap_diag("%s: fork: %s", b->name, strerror(errno));
+		ktap_diag("%s: fork: %s", name, strerror(errno));
 		close(to_child[1]);
 		close(to_parent[0]);
 		goto fail;
 	}
 	if (wait_byte(to_parent[0])) {
 		ktap_diag("%s: the child did not report its stores in time",
-			  b->name);
+			  name);
 		ok = false;
 	} else {
 		parent_isolated = all_equal(&a, p, OLD);
@@ -202,7 +191,7 @@ static void test_case(const struct kit_backend *b)
 	close(to_child[1]);
 	close(to_parent[0]);
 	if (reap(pid, &status)) {
-		ktap_diag("%s: waiting for the child: %s", b->name,
+		ktap_diag("%s: waiting for the child: %s", name,
 			  strerror(errno));
 		ok = false;
 	}
@@ -215,66 +204,51 @@ static void test_case(const struct kit_backend *b)
 		ktap_fact("child_saw_old", "%d", !(s & CHILD_SAW_OLD_BAD));
 		ktap_fact("child_isolated", "%d", !(s & CHILD_ISOLATION_BAD));
 		if (s)
-			ktap_diag("%s: child exit status %#x", b->name, s);
+			ktap_diag("%s: child exit status %#x", name, s);
 		ok = ok && !s;
 	} else {
-		ktap_diag("%s: child ended by signal %d", b->name,
+		ktap_diag("%s: child ended by signal %d", name,
 			  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 		ok = false;
 	}
 	if (!all_equal(&a, p, PARENT)) {
 		ktap_diag("%s: the parent's pages do not read its own stores",
-			  b->name);
+			  name);
 		ok = false;
 	}
 	kit_pagemap_facts("", p, pages, a.page_size);
 	if (pc2 >= 0)
 		ktap_fact("pc_added_after_fork", "%lld", pc2 - pc1);
-	if (a.fd >= 0) {
-		intact = kit_area_file_all_equal(&a, 0);
-		if (intact < 0) {
-			ktap_diag("%s: reading the file: %s", b->name,
-				  strerror(errno));
-			ok = false;
-		} else {
-			ktap_fact("file_intact", "%d", intact);
-			ok = ok && intact == 1;
-		}
-	}
+	if (a.fd >= 0)
+		ok &= kit_fact_file_intact(name, kit_area_file_all_equal(&a, 0));
 	kit_area_unmap(&a, p);
 	kit_area_destroy(&a);
-	ktap_result(ok && parent_isolated && pc2 == pc1, b->name);
+	ktap_result(ok && parent_isolated && pc2 == pc1, name);
 	return;
 fail:
 	kit_area_unmap(&a, p);
 	kit_area_destroy(&a);
-	ktap_result(false, b->name);
+	ktap_result(false, name);
 }
+
+/* The file, and the private copies of the parent and of the child. */
+static size_t setup_pages(const struct kit_backend *b)
+{
+	return 3 * nr_pages(b);
+}
+
+static const struct kit_case cases[] = {
+	{ .test = test_case },
+};
 
 int main(void)
 {
-	int setup[ARRAY_SIZE(backends)];
-	char why[ARRAY_SIZE(backends)][256];
-	struct utsname u;
-	size_t i;
+	static const struct kit_run run = {
+		.title = "fork-after-fault: fork after private write faults over holes (C2, C8)",
+		.setup_pages = setup_pages,
+		.cases = cases,
+		.nr_cases = ARRAY_SIZE(cases),
+	};
 
-	for (i = 0; i < ARRAY_SIZE(backends); i++)
-		setup[i] = kit_backend_setup(backends[i],
-					     3 * nr_pages(backends[i]),
-					     why[i], sizeof(why[i]));
-	ktap_header(ARRAY_SIZE(backends));
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("fork-after-fault: fork after private write faults over holes (C2, C8)");
-	for (i = 0; i < ARRAY_SIZE(backends); i++) {
-		if (setup[i] > 0) {
-			ktap_skip(backends[i]->name, why[i]);
-		} else if (setup[i] < 0) {
-			ktap_diag("%s: %s", backends[i]->name, why[i]);
-			ktap_result(false, backends[i]->name);
-		} else {
-			test_case(backends[i]);
-		}
-	}
-	return ktap_exit_status();
+	return kit_run_backends(&run);
 }

@@ -34,7 +34,6 @@
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,16 +223,13 @@ fail:
 int main(void)
 {
 	char why[640] = "";
-	struct utsname u;
 	bool usable;
 	size_t i;
 
 	usable = !kit_memcg_init(why, sizeof(why));
-	ktap_header(ARRAY_SIZE(cases));
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("memcg-charge: %d MiB of private stores over holes %s%d%s",
-		  DATA_MB, "in a ", LIMIT_MB, " MiB memory cgroup (C1)");
+	ktap_start(ARRAY_SIZE(cases),
+		   "memcg-charge: %d MiB of private stores over holes %s%d%s",
+		   DATA_MB, "in a ", LIMIT_MB, " MiB memory cgroup (C1)");
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (!usable)
 			ktap_skip(cases[i].name, why);

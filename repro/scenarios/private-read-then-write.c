@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kit.h"
@@ -45,21 +44,9 @@
 #define LATE_READ	0x5a	/* written to the file at a page only read */
 #define LATE_WRITTEN	0x66	/* written to the file at a page stored to */
 
-static const struct kit_backend *const backends[] = {
-	&kit_backend_memfd,
-	&kit_backend_tmpfs,
-	&kit_backend_tmpfs_huge,
-	&kit_backend_hugetlbfs,
-	&kit_backend_anon,
-};
-
 static size_t nr_pages(const struct kit_backend *b)
 {
-	if (b->flags & KIT_BACKEND_HUGETLB)
-		return NR_HUGE_PAGES;
-	if (b->flags & KIT_BACKEND_THP)
-		return NR_THP_PAGES;
-	return NR_PAGES;
+	return kit_backend_pages(b, NR_PAGES, NR_THP_PAGES, NR_HUGE_PAGES);
 }
 
 /* The file reads zeros but at the two pages written through it. */
@@ -91,7 +78,8 @@ static long bad_written_pages(const struct kit_area *a, const char *p,
 	return kit_area_mismatches(&part, p, STORED, 0);
 }
 
-static void test_case(const struct kit_backend *b)
+static void test_case(const struct kit_backend *b, const char *name,
+		      const void *arg)
 {
 	long long pc0, pc1, pc2, pc3, anon1, anon2;
 	size_t pages = nr_pages(b), last = pages - 1;
@@ -101,16 +89,17 @@ static void test_case(const struct kit_backend *b)
 	long bad;
 	char *p;
 
+	(void)arg;
 	if (kit_area_create(&a, b, "private-read-then-write", pages)) {
-		ktap_diag("%s: create: %s", b->name, strerror(errno));
-		ktap_result(false, b->name);
+		ktap_diag("%s: create: %s", name, strerror(errno));
+		ktap_result(false, name);
 		return;
 	}
 	p = kit_area_map(&a, MAP_PRIVATE);
 	if (!p) {
-		ktap_diag("%s: mmap: %s", b->name, strerror(errno));
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
 		kit_area_destroy(&a);
-		ktap_result(false, b->name);
+		ktap_result(false, name);
 		return;
 	}
 
@@ -123,7 +112,7 @@ static void test_case(const struct kit_backend *b)
 
 	/* 2. The file changes under a page only read. */
 	if (a.fd >= 0 && kit_area_file_fill(&a, last, LATE_READ)) {
-		ktap_diag("%s: writing the file: %s", b->name, strerror(errno));
+		ktap_diag("%s: writing the file: %s", name, strerror(errno));
 		ok = false;
 	}
 	pc2 = kit_area_file_pages(&a);
@@ -136,7 +125,7 @@ static void test_case(const struct kit_backend *b)
 	anon2 = kit_area_private_pages(&a, p);
 	if (pc0 < 0 || pc1 < 0 || pc2 < 0 || pc3 < 0 || anon1 < 0 ||
 	    anon2 < 0) {
-		ktap_diag("%s: measurement failed: %s", b->name,
+		ktap_diag("%s: measurement failed: %s", name,
 			  strerror(errno));
 		goto fail;
 	}
@@ -150,21 +139,21 @@ static void test_case(const struct kit_backend *b)
 		ok = false;
 	/* hugetlb maps an anonymous page on a private read fault already. */
 	if (anon2 < (long long)last) {
-		ktap_diag("%s: %lld private pages for %zu stores", b->name,
+		ktap_diag("%s: %lld private pages for %zu stores", name,
 			  anon2, last);
 		ok = false;
 	}
 	bad = failed ? 0 : bad_written_pages(&a, p, last);
 	if (bad) {
 		ktap_diag("%s: %ld written pages do not read the stored byte then zeros",
-			  b->name, bad);
+			  name, bad);
 		ok = false;
 	}
 
 	if (a.fd >= 0) {
 		/* 4. The file changes under a page written privately. */
 		if (kit_area_file_fill(&a, 0, LATE_WRITTEN)) {
-			ktap_diag("%s: writing the file: %s", b->name,
+			ktap_diag("%s: writing the file: %s", name,
 				  strerror(errno));
 			goto fail;
 		}
@@ -174,58 +163,40 @@ static void test_case(const struct kit_backend *b)
 			  (unsigned char)p[0] == LATE_WRITTEN);
 		if ((unsigned char)p[0] != STORED) {
 			ktap_diag("%s: a write to the file reached a page %s",
-				  b->name, "the private mapping had written");
+				  name, "the private mapping had written");
 			ok = false;
 		}
-		switch (file_as_expected(&a)) {
-		case 1:
-			ktap_fact("file_intact", "%d", 1);
-			break;
-		case 0:
-			ktap_fact("file_intact", "%d", 0);
-			ok = false;
-			break;
-		default:
-			ktap_diag("%s: reading the file: %s", b->name,
-				  strerror(errno));
-			ok = false;
-		}
+		ok &= kit_fact_file_intact(name, file_as_expected(&a));
 	}
 	kit_area_unmap(&a, p);
 	kit_area_destroy(&a);
-	ktap_result(ok, b->name);
+	ktap_result(ok, name);
 	return;
 fail:
 	kit_area_unmap(&a, p);
 	kit_area_destroy(&a);
-	ktap_result(false, b->name);
+	ktap_result(false, name);
 }
+
+/* A case's file and its private copies at once, with room to spare. */
+static size_t setup_pages(const struct kit_backend *b)
+{
+	return 3 * nr_pages(b);
+}
+
+static const struct kit_case cases[] = {
+	{ .test = test_case },
+};
 
 int main(void)
 {
-	int setup[ARRAY_SIZE(backends)];
-	char why[ARRAY_SIZE(backends)][256];
-	struct utsname u;
-	size_t i;
+	static const struct kit_run run = {
+		.title =
+			"private-read-then-write: read faults over holes, then writes (C1, C2, C4, C5, C8, C9)",
+		.setup_pages = setup_pages,
+		.cases = cases,
+		.nr_cases = ARRAY_SIZE(cases),
+	};
 
-	for (i = 0; i < ARRAY_SIZE(backends); i++)
-		setup[i] = kit_backend_setup(backends[i],
-					     3 * nr_pages(backends[i]),
-					     why[i], sizeof(why[i]));
-	ktap_header(ARRAY_SIZE(backends));
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("%s",
-		  "private-read-then-write: read faults over holes, then writes (C1, C2, C4, C5, C8, C9)");
-	for (i = 0; i < ARRAY_SIZE(backends); i++) {
-		if (setup[i] > 0) {
-			ktap_skip(backends[i]->name, why[i]);
-		} else if (setup[i] < 0) {
-			ktap_diag("%s: %s", backends[i]->name, why[i]);
-			ktap_result(false, backends[i]->name);
-		} else {
-			test_case(backends[i]);
-		}
-	}
-	return ktap_exit_status();
+	return kit_run_backends(&run);
 }

@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kit.h"
@@ -59,52 +58,15 @@
 enum touch { TOUCH_STORE, TOUCH_POPULATE_WRITE, TOUCH_MAP_POPULATE };
 enum prep { PREP_HOLE, PREP_FALLOC, PREP_PUNCH };
 
+/* How a case write-faults every page, and over what. */
 struct variant {
-	const char *name;
 	enum touch touch;
 	enum prep prep;
-	unsigned int needs;	/* KIT_BACKEND_* flags a backend must have */
-};
-
-static const struct variant variants[] = {
-	{ "store", TOUCH_STORE, PREP_HOLE, 0 },
-	{ "populate-write", TOUCH_POPULATE_WRITE, PREP_HOLE, 0 },
-	{ "map-populate", TOUCH_MAP_POPULATE, PREP_HOLE, 0 },
-	{ "falloc", TOUCH_STORE, PREP_FALLOC, KIT_BACKEND_FILE },
-	{ "punched", TOUCH_STORE, PREP_PUNCH, KIT_BACKEND_FILE },
-};
-
-static const struct kit_backend *const backends[] = {
-	&kit_backend_memfd,
-	&kit_backend_tmpfs,
-	&kit_backend_tmpfs_huge,
-	&kit_backend_hugetlbfs,
-	&kit_backend_anon,
 };
 
 static size_t nr_pages(const struct kit_backend *b)
 {
-	if (b->flags & KIT_BACKEND_HUGETLB)
-		return NR_HUGE_PAGES;
-	if (b->flags & KIT_BACKEND_THP)
-		return NR_THP_PAGES;
-	return NR_PAGES;
-}
-
-static bool applies(const struct variant *v, const struct kit_backend *b)
-{
-	return (b->flags & v->needs) == v->needs;
-}
-
-/* The case ``memfd`` predates the variants; keep its name. */
-static void case_name(char *buf, size_t len, const struct variant *v,
-		      const struct kit_backend *b)
-{
-	if (v->touch == TOUCH_STORE && v->prep == PREP_HOLE &&
-	    b == &kit_backend_memfd)
-		snprintf(buf, len, "%s", b->name);
-	else
-		snprintf(buf, len, "%s-%s", v->name, b->name);
+	return kit_backend_pages(b, NR_PAGES, NR_THP_PAGES, NR_HUGE_PAGES);
 }
 
 /* Make the file's range what the variant stores over. */
@@ -135,15 +97,17 @@ static long long meminfo_or_minus(const char *field)
 	return kb < 0 ? -1 : kb;
 }
 
-static void test_case(const struct variant *v, const struct kit_backend *b,
-		      const char *name)
+static void test_case(const struct kit_backend *b, const char *name,
+		      const void *arg)
 {
+	const struct variant *v = arg;
 	long long pc_before, pc_after, anon_added, pc_added;
 	long long shmem_before, shmem_after, huge_before, huge_after;
 	size_t pages = nr_pages(b);
 	int flags = MAP_PRIVATE;
 	struct kit_area a;
-	int intact = -1, failed = 0;
+	bool intact = true;
+	int failed = 0;
 	long mismatched;
 	char *p;
 
@@ -213,62 +177,56 @@ static void test_case(const struct variant *v, const struct kit_backend *b,
 	if (mismatched)
 		ktap_diag("%ld pages of the mapping read neither the stored byte nor zeros",
 			  mismatched);
-	if (a.fd >= 0) {
-		intact = kit_area_file_all_equal(&a, 0);
-		if (intact < 0)
-			ktap_diag("%s: reading the file: %s", name,
-				  strerror(errno));
-		else
-			ktap_fact("file_intact", "%d", intact);
-	}
+	if (a.fd >= 0)
+		intact = kit_fact_file_intact(name,
+					      kit_area_file_all_equal(&a, 0));
 
 	kit_area_unmap(&a, p);
 	kit_area_destroy(&a);
 	ktap_result(!failed && !mismatched && anon_added == (long long)pages &&
-		    (a.backend->create ? intact == 1 : true), name);
+		    intact, name);
 	return;
 fail:
 	kit_area_destroy(&a);
 	ktap_result(false, name);
 }
 
+/* A case's file and its private copies at once, with room to spare. */
+static size_t setup_pages(const struct kit_backend *b)
+{
+	return 3 * nr_pages(b);
+}
+
+static const struct variant store = { TOUCH_STORE, PREP_HOLE };
+static const struct variant populate_write = { TOUCH_POPULATE_WRITE, PREP_HOLE };
+static const struct variant map_populate = { TOUCH_MAP_POPULATE, PREP_HOLE };
+static const struct variant falloc = { TOUCH_STORE, PREP_FALLOC };
+static const struct variant punched = { TOUCH_STORE, PREP_PUNCH };
+
+static const struct kit_case cases[] = {
+	{ "store", 0, test_case, &store },
+	{ "populate-write", 0, test_case, &populate_write },
+	{ "map-populate", 0, test_case, &map_populate },
+	{ "falloc", KIT_BACKEND_FILE, test_case, &falloc },
+	{ "punched", KIT_BACKEND_FILE, test_case, &punched },
+};
+
+/* The case ``memfd`` predates the variants; keep its name. */
+static const char *case_name(const struct kit_case *c,
+			     const struct kit_backend *b)
+{
+	return c->arg == &store && b == &kit_backend_memfd ? NULL : c->name;
+}
+
 int main(void)
 {
-	int setup[ARRAY_SIZE(backends)];
-	char why[ARRAY_SIZE(backends)][256];
-	char name[64];
-	struct utsname u;
-	size_t i, j;
-	int plan = 0;
+	static const struct kit_run run = {
+		.title = "private-write-hole: private write faults over holes (C1, C2, C4, C8)",
+		.setup_pages = setup_pages,
+		.cases = cases,
+		.nr_cases = ARRAY_SIZE(cases),
+		.case_name = case_name,
+	};
 
-	/* Declared needs first, while the process has one thread. */
-	for (j = 0; j < ARRAY_SIZE(backends); j++)
-		setup[j] = kit_backend_setup(backends[j],
-					     3 * nr_pages(backends[j]),
-					     why[j], sizeof(why[j]));
-	for (i = 0; i < ARRAY_SIZE(variants); i++)
-		for (j = 0; j < ARRAY_SIZE(backends); j++)
-			plan += applies(&variants[i], backends[j]);
-
-	ktap_header(plan);
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("private-write-hole: private write faults over holes (C1, C2, C4, C8)");
-	for (i = 0; i < ARRAY_SIZE(variants); i++) {
-		for (j = 0; j < ARRAY_SIZE(backends); j++) {
-			if (!applies(&variants[i], backends[j]))
-				continue;
-			case_name(name, sizeof(name), &variants[i],
-				  backends[j]);
-			if (setup[j] > 0) {
-				ktap_skip(name, why[j]);
-			} else if (setup[j] < 0) {
-				ktap_diag("%s: %s", name, why[j]);
-				ktap_result(false, name);
-			} else {
-				test_case(&variants[i], backends[j], name);
-			}
-		}
-	}
-	return ktap_exit_status();
+	return kit_run_backends(&run);
 }

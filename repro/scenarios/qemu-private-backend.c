@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,7 +218,6 @@ int main(void)
 {
 	char why[ARRAY_SIZE(cases)][256];
 	int setup[ARRAY_SIZE(cases)];
-	struct utsname u;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -230,11 +228,9 @@ int main(void)
 						     kit_page_size(),
 						     why[i], sizeof(why[i]));
 	}
-	ktap_header(ARRAY_SIZE(cases));
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("qemu-private-backend: %d MiB of guest RAM, prealloc=on (C1)",
-		  SIZE_MB);
+	ktap_start(ARRAY_SIZE(cases),
+		   "qemu-private-backend: %d MiB of guest RAM, prealloc=on (C1)",
+		   SIZE_MB);
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (access(QEMU, X_OK))
 			ktap_skip(cases[i].name, QEMU " not installed");

@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kit.h"
@@ -110,7 +109,6 @@ static void test_case(const struct thp_case *c, size_t pmd)
 	struct kit_access acc;
 	struct kit_area a;
 	bool ok = true;
-	int intact;
 	unsigned char *p;
 
 	if (kit_area_create(&a, c->backend, "thp-amplification",
@@ -188,14 +186,7 @@ static void test_case(const struct thp_case *c, size_t pmd)
 			  c->name);
 		ok = false;
 	}
-	intact = file_intact(&a, pmd_pages);
-	if (intact < 0) {
-		ktap_diag("%s: reading the file: %s", c->name, strerror(errno));
-		ok = false;
-	} else {
-		ktap_fact("file_intact", "%d", intact);
-		ok = ok && intact == 1;
-	}
+	ok &= kit_fact_file_intact(c->name, file_intact(&a, pmd_pages));
 	kit_area_unmap(&a, p);
 	kit_area_destroy(&a);
 	ktap_result(ok, c->name);
@@ -222,17 +213,13 @@ int main(void)
 {
 	int setup[ARRAY_SIZE(cases)];
 	char why[ARRAY_SIZE(cases)][256];
-	struct utsname u;
 	size_t i, pmd;
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
 		setup[i] = kit_backend_setup(cases[i].backend, 0, why[i],
 					     sizeof(why[i]));
-	ktap_header(ARRAY_SIZE(cases));
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("%s",
-		  "thp-amplification: one private store over a hole where shmem allocates huge folios (C1, C2)");
+	ktap_start(ARRAY_SIZE(cases), "%s",
+		   "thp-amplification: one private store over a hole where shmem allocates huge folios (C1, C2)");
 	print_knob(THP_DIR "enabled");
 	print_knob(SHMEM_ENABLED);
 	pmd = pmd_size();

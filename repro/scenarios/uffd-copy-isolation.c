@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,38 +101,40 @@ static int other_process_sees(int fd, size_t index, int byte)
 	return answer;
 }
 
+/**
+ * struct placement - what a case places, and through which mapping
+ * @private: place through the MAP_PRIVATE mapping, else the MAP_SHARED one
+ * @zeropage: place with UFFDIO_ZEROPAGE, else UFFDIO_COPY of %COPY_BYTE
+ */
+struct placement {
+	bool private;
+	bool zeropage;
+};
+
 /*
  * Map a file of holes twice, privately and shared, register one mapping for
- * MISSING and read page 0 through it, resolving with UFFDIO_COPY of a page
- * of %COPY_BYTE, or with UFFDIO_ZEROPAGE if @zeropage.  For a copy, pass if
- * the placing mapping reads the copy and, for a private placement, the copy
- * stayed out of the file; for a zero page, pass if the placing mapping
- * reads zeros.
+ * MISSING and read page 0 through it, resolving as @arg, a struct
+ * placement, says.  For a copy, pass if the placing mapping reads the copy
+ * and, for a private placement, the copy stayed out of the file; for a zero
+ * page, pass if the placing mapping reads zeros.
  */
 static void test_place(const struct kit_backend *b, const char *name,
-		       bool place_private, bool zeropage)
+		       const void *arg)
 {
+	const struct placement *pl = arg;
+	bool place_private = pl->private, zeropage = pl->zeropage;
 	int placed, shared_sees, pread_sees, other_sees, follows;
 	long long pc_before, pc_after;
 	size_t ps = kit_page_size();
 	char *priv = NULL, *shared = NULL;
 	struct kit_access acc;
 	char *src = NULL, *dst;
-	char reason[128];
 	int fd = -1, uffd;
-	bool user_only;
 	bool ok;
 
-	uffd = kit_uffd_open(&user_only);
-	if (uffd < 0) {
-		snprintf(reason, sizeof(reason), "userfaultfd: %s",
-			 strerror(errno));
-		ktap_skip(name, reason);
+	uffd = kit_uffd_open_case(name, 0);
+	if (uffd < 0)
 		return;
-	}
-	ktap_diag("%s: userfaultfd %s", name,
-		  user_only ? "user-mode only (no CAP_SYS_PTRACE)" :
-			      "with CAP_SYS_PTRACE");
 
 	src = malloc(ps);
 	fd = b->create("uffd-copy-isolation", NR_PAGES);
@@ -228,38 +229,16 @@ out:
 	free(src);
 }
 
-static void test_private(const struct kit_backend *b, const char *name)
-{
-	test_place(b, name, true, false);
-}
+static const struct placement copy_private = { .private = true };
+static const struct placement copy_shared = { .private = false };
+static const struct placement zero_private = { .private = true, .zeropage = true };
+static const struct placement zero_shared = { .zeropage = true };
 
-static void test_shared(const struct kit_backend *b, const char *name)
-{
-	test_place(b, name, false, false);
-}
-
-static void test_zeropage_private(const struct kit_backend *b,
-				  const char *name)
-{
-	test_place(b, name, true, true);
-}
-
-static void test_zeropage_shared(const struct kit_backend *b,
-				 const char *name)
-{
-	test_place(b, name, false, true);
-}
-
-struct test_case {
-	const char *name;
-	void (*run)(const struct kit_backend *b, const char *name);
-};
-
-static const struct test_case cases[] = {
-	{ "private", test_private },
-	{ "shared", test_shared },
-	{ "zeropage-private", test_zeropage_private },
-	{ "zeropage-shared", test_zeropage_shared },
+static const struct kit_case cases[] = {
+	{ "private", 0, test_place, &copy_private },
+	{ "shared", 0, test_place, &copy_shared },
+	{ "zeropage-private", 0, test_place, &zero_private },
+	{ "zeropage-shared", 0, test_place, &zero_shared },
 };
 
 static const struct kit_backend *const backends[] = {
@@ -268,20 +247,13 @@ static const struct kit_backend *const backends[] = {
 
 int main(void)
 {
-	struct utsname u;
-	char name[64];
-	size_t i, j;
+	static const struct kit_run run = {
+		.title = "uffd-copy-isolation: UFFDIO_COPY, ZEROPAGE, private or shared (C6-C8)",
+		.backends = backends,
+		.nr_backends = ARRAY_SIZE(backends),
+		.cases = cases,
+		.nr_cases = ARRAY_SIZE(cases),
+	};
 
-	ktap_header(ARRAY_SIZE(cases) * ARRAY_SIZE(backends));
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("uffd-copy-isolation: UFFDIO_COPY, ZEROPAGE, private or shared (C6-C8)");
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		for (j = 0; j < ARRAY_SIZE(backends); j++) {
-			snprintf(name, sizeof(name), "%s-%s", cases[i].name,
-				 backends[j]->name);
-			cases[i].run(backends[j], name);
-		}
-	}
-	return ktap_exit_status();
+	return kit_run_backends(&run);
 }

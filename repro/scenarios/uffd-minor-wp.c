@@ -53,7 +53,6 @@
 #include <string.h>
 #include <linux/userfaultfd.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kit.h"
@@ -144,22 +143,17 @@ static bool access_byte(int *uffd, unsigned char *addr, bool write,
 	struct resolver r = {
 		.acc = &acc, .src = src, .copy_mode = copy_mode, .held = -1,
 	};
+	bool completed;
 
 	kit_access_init(&acc, *uffd, addr, write, WRITE_BYTE);
 	acc.resolve = resolve;
 	acc.arg = &r;
-	if (kit_access_run(&acc))
-		ktap_diag("%s: not completed: events %d, signal %d, error %s, timed out %d",
-			  what, acc.events, acc.signal,
-			  acc.error ? strerror(acc.error) : "none",
-			  acc.timed_out);
-	if (acc.uffd_closed)
-		*uffd = -1;
+	completed = kit_access_run_uffd(&acc, uffd, what);
 	out->wp = acc.wp_events;
 	out->minor = acc.minor_events;
 	out->missing = acc.events - acc.wp_events - acc.minor_events;
 	out->held = r.held;
-	return acc.completed;
+	return completed;
 }
 
 /*
@@ -214,50 +208,6 @@ static int file_reads(int fd, const int *bytes, size_t pages)
 	return 1;
 }
 
-/*
- * Open a userfaultfd with @features, or report the case as skipped with
- * the reason and return -1.
- */
-static int open_uffd(const char *name, unsigned long long features)
-{
-	unsigned long long offered;
-	char reason[128];
-	bool user_only;
-	int uffd;
-
-	if (kit_uffd_features(&offered)) {
-		snprintf(reason, sizeof(reason), "userfaultfd: %s",
-			 strerror(errno));
-		ktap_skip(name, reason);
-		return -1;
-	}
-	if ((offered & features) != features) {
-		snprintf(reason, sizeof(reason),
-			 "userfaultfd lacks features 0x%llx (offers 0x%llx)",
-			 features & ~offered, offered);
-		ktap_skip(name, reason);
-		return -1;
-	}
-	uffd = kit_uffd_open(&user_only);
-	if (uffd < 0) {
-		snprintf(reason, sizeof(reason), "userfaultfd: %s",
-			 strerror(errno));
-		ktap_skip(name, reason);
-		return -1;
-	}
-	if (kit_uffd_api_features(uffd, features)) {
-		snprintf(reason, sizeof(reason), "UFFDIO_API 0x%llx: %s",
-			 features, strerror(errno));
-		close(uffd);
-		ktap_skip(name, reason);
-		return -1;
-	}
-	ktap_diag("%s: userfaultfd %s, features 0x%llx", name,
-		  user_only ? "user-mode only (no CAP_SYS_PTRACE)" :
-			      "with CAP_SYS_PTRACE", features);
-	return uffd;
-}
-
 /* Write @byte to the first @pages pages of the file with pwrite(). */
 static int fill_file(int fd, size_t pages, int byte)
 {
@@ -277,6 +227,19 @@ static int fill_file(int fd, size_t pages, int byte)
 	return ret;
 }
 
+/* Report the case, then release what it got as far as setting up. */
+static void end_case(const char *name, bool ok, unsigned char *p, int fd,
+		     int uffd)
+{
+	ktap_result(ok, name);
+	if (p)
+		munmap(p, NR_PAGES * kit_page_size());
+	if (fd >= 0)
+		close(fd);
+	if (uffd >= 0)
+		close(uffd);
+}
+
 /*
  * MINOR on a private mapping over cached pages: the read of page 0 must be
  * resolved with UFFDIO_CONTINUE, which maps the page-cache page read-only
@@ -284,7 +247,8 @@ static int fill_file(int fd, size_t pages, int byte)
  * a private mapping); the write that follows copies it.  Page 1 is written
  * before any read; page 2 is a hole, which MINOR does not cover.
  */
-static void test_minor(const struct kit_backend *b, const char *name)
+static void test_minor(const struct kit_backend *b, const char *name,
+		       const void *arg)
 {
 	static const int expect_file[NR_PAGES] = { FILE_BYTE, FILE_BYTE };
 	size_t ps = kit_page_size();
@@ -296,7 +260,8 @@ static void test_minor(const struct kit_backend *b, const char *name)
 	bool ok = false;
 	int intact;
 
-	uffd = open_uffd(name, UFFD_FEATURE_MINOR_SHMEM);
+	(void)arg;
+	uffd = kit_uffd_open_case(name, UFFD_FEATURE_MINOR_SHMEM);
 	if (uffd < 0)
 		return;
 	fd = b->create("uffd-minor", NR_PAGES);
@@ -360,29 +325,24 @@ static void test_minor(const struct kit_backend *b, const char *name)
 	ktap_fact("file_intact", "%d", intact == 1);
 	ok &= intact == 1;
 out:
-	ktap_result(ok, name);
-	if (p)
-		munmap(p, NR_PAGES * ps);
-	if (fd >= 0)
-		close(fd);
-	if (uffd >= 0)
-		close(uffd);
+	end_case(name, ok, p, fd, uffd);
 }
 
 /*
- * WP over holes of a private mapping, with or without MISSING: protect the
- * whole range before any fault, so that every page holds a PTE marker, then
- * write to page 0 twice.
+ * WP over holes of a private mapping, with or without MISSING (@arg points
+ * to the UFFDIO_REGISTER mode): protect the whole range before any fault,
+ * so that every page holds a PTE marker, then write to page 0 twice.
  */
 static void test_wp(const struct kit_backend *b, const char *name,
-		    bool missing)
+		    const void *arg)
 {
+	unsigned long long mode = *(const unsigned long long *)arg;
+	bool missing = mode & UFFDIO_REGISTER_MODE_MISSING;
 	unsigned long long copy_mode = UFFDIO_COPY_MODE_WP;
 	static const int expect_file[NR_PAGES];
 	long long anon_before, anon_after;
 	long long pc_before, pc_after;
 	size_t ps = kit_page_size();
-	unsigned long long mode;
 	struct outcome first, second;
 	unsigned long long pme_marker, pme;
 	unsigned char *p = NULL;
@@ -391,8 +351,8 @@ static void test_wp(const struct kit_backend *b, const char *name,
 	bool ok = false;
 	int intact;
 
-	uffd = open_uffd(name, UFFD_FEATURE_PAGEFAULT_FLAG_WP |
-			       UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	uffd = kit_uffd_open_case(name, UFFD_FEATURE_PAGEFAULT_FLAG_WP |
+					UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
 	if (uffd < 0)
 		return;
 	src = malloc(ps);
@@ -407,9 +367,6 @@ static void test_wp(const struct kit_backend *b, const char *name,
 		ktap_diag("%s: mmap: %s", name, strerror(errno));
 		goto out;
 	}
-	mode = UFFDIO_REGISTER_MODE_WP;
-	if (missing)
-		mode |= UFFDIO_REGISTER_MODE_MISSING;
 	if (kit_uffd_register(uffd, p, NR_PAGES * ps, mode) ||
 	    kit_uffd_writeprotect(uffd, p, NR_PAGES * ps, true)) {
 		ktap_diag("%s: UFFDIO_REGISTER/WRITEPROTECT: %s", name,
@@ -459,35 +416,18 @@ static void test_wp(const struct kit_backend *b, const char *name,
 	ktap_fact("file_intact", "%d", intact == 1);
 	ok &= intact == 1;
 out:
-	ktap_result(ok, name);
-	if (p)
-		munmap(p, NR_PAGES * ps);
-	if (fd >= 0)
-		close(fd);
-	if (uffd >= 0)
-		close(uffd);
+	end_case(name, ok, p, fd, uffd);
 	free(src);
 }
 
-static void test_wp_hole(const struct kit_backend *b, const char *name)
-{
-	test_wp(b, name, false);
-}
+static const unsigned long long wp = UFFDIO_REGISTER_MODE_WP;
+static const unsigned long long missing_wp = UFFDIO_REGISTER_MODE_MISSING |
+					     UFFDIO_REGISTER_MODE_WP;
 
-static void test_missing_wp(const struct kit_backend *b, const char *name)
-{
-	test_wp(b, name, true);
-}
-
-struct test_case {
-	const char *name;
-	void (*run)(const struct kit_backend *b, const char *name);
-};
-
-static const struct test_case cases[] = {
-	{ "minor-private", test_minor },
-	{ "wp-hole-private", test_wp_hole },
-	{ "missing-wp-private", test_missing_wp },
+static const struct kit_case cases[] = {
+	{ "minor-private", 0, test_minor, NULL },
+	{ "wp-hole-private", 0, test_wp, &wp },
+	{ "missing-wp-private", 0, test_wp, &missing_wp },
 };
 
 static const struct kit_backend *const backends[] = {
@@ -496,20 +436,13 @@ static const struct kit_backend *const backends[] = {
 
 int main(void)
 {
-	struct utsname u;
-	char name[64];
-	size_t i, j;
+	static const struct kit_run run = {
+		.title = "uffd-minor-wp: MINOR and WP on a private mapping (C3)",
+		.backends = backends,
+		.nr_backends = ARRAY_SIZE(backends),
+		.cases = cases,
+		.nr_cases = ARRAY_SIZE(cases),
+	};
 
-	ktap_header(ARRAY_SIZE(cases) * ARRAY_SIZE(backends));
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("uffd-minor-wp: MINOR and WP on a private mapping (C3)");
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		for (j = 0; j < ARRAY_SIZE(backends); j++) {
-			snprintf(name, sizeof(name), "%s-%s", cases[i].name,
-				 backends[j]->name);
-			cases[i].run(backends[j], name);
-		}
-	}
-	return ktap_exit_status();
+	return kit_run_backends(&run);
 }

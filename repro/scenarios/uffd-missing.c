@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kit.h"
@@ -83,19 +82,14 @@ static bool access_page(int *uffd, char *page, bool write,
 			int *events)
 {
 	struct kit_access acc;
+	bool completed;
 
 	kit_access_init(&acc, *uffd, page, write, 0x77);
 	acc.resolve = resolve_place;
 	acc.arg = (void *)pl;
-	if (kit_access_run(&acc))
-		ktap_diag("%s: not completed: events %d, signal %d, error %s, timed out %d",
-			  what, acc.events, acc.signal,
-			  acc.error ? strerror(acc.error) : "none",
-			  acc.timed_out);
-	if (acc.uffd_closed)
-		*uffd = -1;
+	completed = kit_access_run_uffd(&acc, uffd, what);
 	*events = acc.events;
-	return acc.completed;
+	return completed;
 }
 
 /* Does every byte of the page at @p equal @byte? */
@@ -123,28 +117,21 @@ static int file_intact(const struct kit_area *a)
 	return 1;
 }
 
-static void test_private(const struct kit_backend *b, const char *name)
+static void test_private(const struct kit_backend *b, const char *name,
+			 const void *arg)
 {
 	int write_hole, read_hole, cached, second, sees_file, intact;
 	struct placement copy, zero;
 	struct kit_area a = { .fd = -1 };
 	char *p = NULL, *src = NULL, *zeros = NULL;
-	char reason[128];
-	bool user_only;
 	bool ok, cached_ok;
 	size_t ps;
 	int uffd;
 
-	uffd = kit_uffd_open(&user_only);
-	if (uffd < 0) {
-		snprintf(reason, sizeof(reason), "userfaultfd: %s",
-			 strerror(errno));
-		ktap_skip(name, reason);
+	(void)arg;
+	uffd = kit_uffd_open_case(name, 0);
+	if (uffd < 0)
 		return;
-	}
-	ktap_diag("%s: userfaultfd %s", name,
-		  user_only ? "user-mode only (no CAP_SYS_PTRACE)" :
-			      "with CAP_SYS_PTRACE");
 
 	if (kit_area_create(&a, b, "uffd-missing", NR_PAGES)) {
 		ktap_diag("%s: create: %s", name, strerror(errno));
@@ -211,13 +198,14 @@ out:
 	free(zeros);
 }
 
-struct test_case {
-	const char *name;
-	void (*run)(const struct kit_backend *b, const char *name);
-};
+static size_t setup_pages(const struct kit_backend *b)
+{
+	(void)b;
+	return HUGETLB_PAGES;
+}
 
-static const struct test_case cases[] = {
-	{ "private", test_private },
+static const struct kit_case cases[] = {
+	{ "private", 0, test_private, NULL },
 };
 
 static const struct kit_backend *const backends[] = {
@@ -228,34 +216,14 @@ static const struct kit_backend *const backends[] = {
 
 int main(void)
 {
-	char why[ARRAY_SIZE(backends)][160];
-	int state[ARRAY_SIZE(backends)];
-	struct utsname u;
-	char name[64];
-	size_t i, j;
+	static const struct kit_run run = {
+		.title = "uffd-missing: MISSING events on a private mapping (C3, C4, C5, C9)",
+		.backends = backends,
+		.nr_backends = ARRAY_SIZE(backends),
+		.setup_pages = setup_pages,
+		.cases = cases,
+		.nr_cases = ARRAY_SIZE(cases),
+	};
 
-	/* Mounts and huge pages first, while the process has one thread. */
-	for (j = 0; j < ARRAY_SIZE(backends); j++)
-		state[j] = kit_backend_setup(backends[j], HUGETLB_PAGES,
-					     why[j], sizeof(why[j]));
-
-	ktap_header(ARRAY_SIZE(cases) * ARRAY_SIZE(backends));
-	if (!uname(&u))
-		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("uffd-missing: MISSING events on a private mapping (C3, C4, C5, C9)");
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		for (j = 0; j < ARRAY_SIZE(backends); j++) {
-			snprintf(name, sizeof(name), "%s-%s", cases[i].name,
-				 backends[j]->name);
-			if (state[j] > 0) {
-				ktap_skip(name, why[j]);
-			} else if (state[j] < 0) {
-				ktap_diag("%s: %s", name, why[j]);
-				ktap_result(false, name);
-			} else {
-				cases[i].run(backends[j], name);
-			}
-		}
-	}
-	return ktap_exit_status();
+	return kit_run_backends(&run);
 }

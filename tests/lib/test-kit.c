@@ -2,7 +2,8 @@
 /*
  * Unit tests of repro/lib/kit.c: the smaps and meminfo parsers on fixture
  * text, the st_blocks arithmetic, the exact KTAP text, and the timed access
- * helper's promise never to hang or die on a fault.
+ * helper's promise never to hang or die on a fault; of repro/lib/backend.c:
+ * the run of cases over backends, on rows made up to take every path.
  *
  * Prints one line per failed check and ends with "N passed, N failed";
  * exits non-zero if any check failed.
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <linux/userfaultfd.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,6 +269,161 @@ static void test_ktap(void)
 	free(out);
 }
 
+/* ------------------------------------------------------ runs of cases */
+
+static int setup_ok(const struct kit_backend *b, size_t pages, char *why,
+		    size_t len)
+{
+	(void)b;
+	(void)why;
+	(void)len;
+	return pages == 6 ? 0 : -1;
+}
+
+static int setup_unmet(const struct kit_backend *b, size_t pages, char *why,
+		       size_t len)
+{
+	(void)b;
+	(void)pages;
+	snprintf(why, len, "needs %s", "a mount");
+	return 1;
+}
+
+static int setup_broken(const struct kit_backend *b, size_t pages,
+			char *why, size_t len)
+{
+	(void)b;
+	(void)pages;
+	snprintf(why, len, "small folios");
+	return -1;
+}
+
+static const struct kit_backend fake_file = {
+	.name = "file", .flags = KIT_BACKEND_FILE, .setup = setup_ok,
+};
+
+static const struct kit_backend fake_anon = { .name = "anon" };
+
+static const struct kit_backend fake_unmet = {
+	.name = "unmet", .flags = KIT_BACKEND_FILE, .setup = setup_unmet,
+};
+
+static const struct kit_backend fake_broken = {
+	.name = "broken", .flags = KIT_BACKEND_FILE | KIT_BACKEND_THP,
+	.setup = setup_broken,
+};
+
+static const struct kit_backend *const fake_backends[] = {
+	&fake_file, &fake_anon, &fake_unmet, &fake_broken,
+};
+
+static size_t fake_pages(const struct kit_backend *b)
+{
+	return kit_backend_pages(b, 2, 4, 1) * 3;
+}
+
+static void fake_test(const struct kit_backend *b, const char *name,
+		      const void *arg)
+{
+	ktap_fact("arg", "%d", *(const int *)arg);
+	ktap_result(b != &fake_anon, name);
+}
+
+static const int one = 1, two = 2;
+
+static const struct kit_case fake_cases[] = {
+	{ NULL, 0, fake_test, &one },
+	{ "filed", KIT_BACKEND_FILE, fake_test, &two },
+};
+
+static const char *fake_name(const struct kit_case *c,
+			     const struct kit_backend *b)
+{
+	return c->arg == &one && b == &fake_anon ? "legacy" : c->name;
+}
+
+static int run_fake(void)
+{
+	static const struct kit_run run = {
+		.title = "fake: every path (C0)",
+		.backends = fake_backends,
+		.nr_backends = ARRAY_SIZE(fake_backends),
+		.setup_pages = fake_pages,
+		.cases = fake_cases,
+		.nr_cases = ARRAY_SIZE(fake_cases),
+		.case_name = fake_name,
+	};
+
+	return kit_run_backends(&run);
+}
+
+static int run_intact(void)
+{
+	ktap_header(3);
+	CHECK(kit_fact_file_intact("a", 1));
+	ktap_result(true, "a");
+	CHECK(!kit_fact_file_intact("b", 0));
+	ktap_result(false, "b");
+	errno = EIO;
+	CHECK(!kit_fact_file_intact("c", -1));
+	ktap_result(false, "c");
+	return ktap_exit_status();
+}
+
+static void test_run(void)
+{
+	static const char fake_tail[] =
+		"# fact: arg=1\n"
+		"ok 1 file\n"
+		"# fact: arg=1\n"
+		"not ok 2 legacy-anon\n"
+		"ok 3 unmet # SKIP needs a mount\n"
+		"# broken: small folios\n"
+		"not ok 4 broken\n"
+		"# fact: arg=2\n"
+		"ok 5 filed-file\n"
+		"ok 6 filed-unmet # SKIP needs a mount\n"
+		"# filed-broken: small folios\n"
+		"not ok 7 filed-broken\n"
+		"# totals: pass:2 fail:3 skip:2\n";
+	static const char intact[] =
+		"KTAP version 1\n"
+		"1..3\n"
+		"# fact: file_intact=1\n"
+		"ok 1 a\n"
+		"# fact: file_intact=0\n"
+		"not ok 2 b\n"
+		"# c: reading the file: Input/output error\n"
+		"not ok 3 c\n"
+		"# totals: pass:1 fail:2 skip:0\n";
+	char head[256];
+	struct utsname u;
+	int status = -1;
+	size_t len;
+	char *out;
+
+	CHECK(kit_backend_pages(&fake_file, 2, 4, 1) == 2);
+	CHECK(kit_backend_pages(&fake_broken, 2, 4, 1) == 4);
+	CHECK(kit_backend_pages(&kit_backend_hugetlbfs, 2, 4, 1) == 1);
+
+	/* The plan leaves out the case needing a file on the anon row. */
+	CHECK(!uname(&u));
+	snprintf(head, sizeof(head),
+		 "KTAP version 1\n1..7\n# kernel: %s %s\n# fake: every path (C0)\n",
+		 u.release, u.machine);
+	len = strlen(head);
+	out = capture(run_fake, &status);
+	CHECK(out && !strncmp(out, head, len) &&
+	      !strcmp(out + len, fake_tail));
+	CHECK(status == 1);
+	free(out);
+
+	out = capture(run_intact, &status);
+	CHECK(out && !strcmp(out, intact));
+	CHECK(status == 1);
+	free(out);
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -426,6 +583,7 @@ int main(void)
 	test_meminfo();
 	test_proc();
 	test_ktap();
+	test_run();
 	test_access();
 	test_access_wp();
 	printf("%d passed, %d failed\n", passed, failed);
