@@ -50,19 +50,23 @@ class Models:
     def rows_for(self, case):
         return [r for r in self.rows if r['case'] == case]
 
-    def check(self, model, cases, scenarios=None, skips_agree=False):
+    def check(self, model, cases, scenarios=None):
         """Compare measured cases ({'scen/case': case dict}) with a model.
 
         Returns a list of (case, fact, expected, measured) that differ; a
-        case that did not run or failed differs in every fact, and so does
-        a skipped one unless `skips_agree` (classifying a host, where a
-        missing privilege or cgroup v1 skips a case, is judging what ran).
+        case that did not run or failed differs in every fact.  A skipped
+        case is not judged: the kernel lacks what it needs (a per-size THP
+        control before 6.11, a cgroup v2 memory controller, a privilege),
+        and the table shows it as SKIP with the reproducer's reason.
         """
+        return self._compare(model, cases, scenarios)[0]
+
+    def _compare(self, model, cases, scenarios):
         if model not in self.names:
             raise KitError(f'model "{model}" is not a column of '
                            f'{os.path.relpath(self.path, KIT_ROOT)} '
                            f'({", ".join(self.names)})')
-        diffs = []
+        diffs, judged = [], 0
         for r in self.rows:
             if scenarios is not None and \
                     r['case'].split('/')[0] not in scenarios:
@@ -74,19 +78,23 @@ class Models:
             if c is None or c['status'] in ('missing', None):
                 got = 'missing'
             elif c['status'] == 'skip':
-                if skips_agree:
-                    continue
-                got = 'skipped'
+                continue
             else:
                 got = c['facts'].get(r['fact'], 'absent')
+            judged += 1
             if not same(want, got):
                 diffs.append((r['case'], r['fact'], want, got))
-        return diffs
+        return diffs, judged
 
     def classify(self, cases, scenarios=None):
-        """Names of the models that every fact of `cases` agrees with."""
-        return [m for m in self.names
-                if not self.check(m, cases, scenarios, skips_agree=True)]
+        """Names of the models that every judged fact of `cases` agrees
+        with; a model none of whose rows could be judged matches nothing."""
+        matches = []
+        for m in self.names:
+            diffs, judged = self._compare(m, cases, scenarios)
+            if judged and not diffs:
+                matches.append(m)
+        return matches
 
 
 def same(want, got):

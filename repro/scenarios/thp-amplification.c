@@ -21,9 +21,13 @@
  * the measurement prove nothing, so the case fails then.  It also fails
  * if the store does not complete, if the private page does not read what
  * was stored, or if the file no longer reads zeros outside the control
- * byte.  The cases: tmpfs-huge (a huge=always mount) and memfd-force
+ * byte.  The cases: tmpfs-huge (a huge=always mount), memfd-force
  * (memfd with /sys/kernel/mm/transparent_hugepage/shmem_enabled set to
- * force for the case's duration only, then restored).
+ * force for the case's duration only, then restored), and memfd-mthp64 and
+ * memfd-mthp2048 (a per-size control, hugepages-<size>kB/shmem_enabled,
+ * set to always; 6.11 and later, skipped where absent).  The per-size
+ * controls apply to faults only, so for them the control is a store
+ * through a MAP_SHARED mapping, which must add one folio of that size.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,12 +48,18 @@
 struct thp_case {
 	const char *name;
 	const struct kit_backend *backend;
-	bool force;	/* shmem_enabled=force during the case */
+	const char *knob;	/* set to @value during the case, or NULL */
+	const char *value;
+	size_t folio_kb;	/* the folio size it yields; 0: PMD size */
 };
 
 static const struct thp_case cases[] = {
-	{ "tmpfs-huge", &kit_backend_tmpfs_huge, false },
-	{ "memfd-force", &kit_backend_memfd, true },
+	{ "tmpfs-huge", &kit_backend_tmpfs_huge, NULL, NULL, 0 },
+	{ "memfd-force", &kit_backend_memfd, SHMEM_ENABLED, "force", 0 },
+	{ "memfd-mthp64", &kit_backend_memfd,
+	  THP_DIR "hugepages-64kB/shmem_enabled", "always", 64 },
+	{ "memfd-mthp2048", &kit_backend_memfd,
+	  THP_DIR "hugepages-2048kB/shmem_enabled", "always", 2048 },
 };
 
 static size_t pmd_size(void)
@@ -101,10 +111,54 @@ static bool private_page_ok(const unsigned char *p)
 	return true;
 }
 
+/*
+ * Map the file at a PMD-aligned address.  A folio larger than a page is
+ * mapped, and with per-size controls even allocated, only where the
+ * virtual address and the file offset agree in alignment; the kernel
+ * aligns a shmem mapping for PMD-sized folios only when the mount or the
+ * global control asks for them, never for a per-size control.
+ */
+static void *map_aligned(const struct kit_area *a, int flags, size_t align)
+{
+	size_t len = a->pages * a->page_size;
+	char *r, *p;
+
+	r = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	p = (char *)(((unsigned long)r + align - 1) & ~(align - 1));
+	if (p > r)
+		munmap(r, p - r);
+	munmap(p + len, r + align - p);
+	p = mmap(p, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, a->fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * One byte into the second hole, where a page-cache folio is always
+ * allocated: by pwrite() for the PMD-sized cases; for a per-size control,
+ * which only faults follow, by a store through a MAP_SHARED mapping.
+ */
+static int control_write(const struct kit_area *a, const struct thp_case *c,
+			 size_t pmd)
+{
+	const unsigned char stored = STORED;
+	unsigned char *s;
+
+	if (!c->folio_kb)
+		return pwrite(a->fd, &stored, 1, pmd) == 1 ? 0 : -1;
+	s = map_aligned(a, MAP_SHARED, pmd);
+	if (!s)
+		return -1;
+	s[pmd] = STORED;
+	return kit_area_unmap(a, s);
+}
+
 static void test_case(const struct thp_case *c, size_t pmd)
 {
 	long long kb0, kb1, kb2, huge0, huge1, huge2;
-	const unsigned char stored = STORED;
+	size_t folio_kb = c->folio_kb ? c->folio_kb : pmd / 1024;
 	size_t pmd_pages = pmd / kit_page_size();
 	struct kit_access acc;
 	struct kit_area a;
@@ -122,18 +176,18 @@ static void test_case(const struct thp_case *c, size_t pmd)
 	 * huge pages only if they are enabled then, and newer kernels map a
 	 * huge folio only into a suitably aligned range.
 	 */
-	if (c->force && kit_knob_set(SHMEM_ENABLED, "force")) {
-		ktap_diag("%s: setting %s to force: %s", c->name,
-			  SHMEM_ENABLED, strerror(errno));
+	if (c->knob && kit_knob_set(c->knob, c->value)) {
+		ktap_diag("%s: setting %s to %s: %s", c->name, c->knob,
+			  c->value, strerror(errno));
 		kit_area_destroy(&a);
 		ktap_result(false, c->name);
 		return;
 	}
-	p = kit_area_map(&a, MAP_PRIVATE);
+	p = map_aligned(&a, MAP_PRIVATE, pmd);
 	if (!p) {
 		ktap_diag("%s: mmap: %s", c->name, strerror(errno));
-		if (c->force)
-			kit_knob_restore(SHMEM_ENABLED);
+		if (c->knob)
+			kit_knob_restore(c->knob);
 		kit_area_destroy(&a);
 		ktap_result(false, c->name);
 		return;
@@ -151,14 +205,14 @@ static void test_case(const struct thp_case *c, size_t pmd)
 	huge1 = kit_meminfo_kb("ShmemHugePages:");
 
 	/* Control: a write through the file always allocates a folio. */
-	if (pwrite(a.fd, &stored, 1, pmd) != 1) {
-		ktap_diag("%s: control pwrite: %s", c->name, strerror(errno));
+	if (control_write(&a, c, pmd)) {
+		ktap_diag("%s: control write: %s", c->name, strerror(errno));
 		ok = false;
 	}
 	kb2 = file_kb(&a);
 	huge2 = kit_meminfo_kb("ShmemHugePages:");
-	if (c->force)
-		kit_knob_restore(SHMEM_ENABLED);
+	if (c->knob)
+		kit_knob_restore(c->knob);
 
 	if (kb0 < 0 || kb1 < 0 || kb2 < 0 || huge0 < 0 || huge1 < 0 ||
 	    huge2 < 0) {
@@ -173,12 +227,12 @@ static void test_case(const struct thp_case *c, size_t pmd)
 	ktap_fact("control_pc_kb", "%lld", kb2 - kb1);
 	ktap_fact("control_huge_kb", "%lld", huge2 - huge1);
 	kit_pagemap_facts("", p, 1, kit_page_size());
-	if (huge2 - huge1 != (long long)pmd / 1024 ||
-	    kb2 - kb1 != (long long)pmd / 1024) {
-		ktap_diag("%s: control pwrite(): file +%lld KiB, ShmemHugePages +%lld KiB",
+	if (kb2 - kb1 != (long long)folio_kb ||
+	    (folio_kb == pmd / 1024 && huge2 - huge1 != (long long)folio_kb)) {
+		ktap_diag("%s: control write: file +%lld KiB, ShmemHugePages +%lld KiB",
 			  c->name, kb2 - kb1, huge2 - huge1);
 		ktap_diag("%s: no %zu KiB page-cache folio: the figures prove nothing",
-			  c->name, pmd >> 10);
+			  c->name, folio_kb);
 		ok = false;
 	}
 	if (acc.completed && !private_page_ok(p)) {
@@ -192,8 +246,8 @@ static void test_case(const struct thp_case *c, size_t pmd)
 	ktap_result(ok, c->name);
 	return;
 fail:
-	if (c->force)
-		kit_knob_restore(SHMEM_ENABLED);
+	if (c->knob)
+		kit_knob_restore(c->knob);
 	kit_area_unmap(&a, p);
 	kit_area_destroy(&a);
 	ktap_result(false, c->name);
@@ -233,8 +287,10 @@ int main(void)
 		} else if (setup[i] < 0) {
 			ktap_diag("%s: %s", c->name, why[i]);
 			ktap_result(false, c->name);
-		} else if (c->force && access(SHMEM_ENABLED, W_OK)) {
-			ktap_skip(c->name, "cannot write " SHMEM_ENABLED);
+		} else if (c->knob && access(c->knob, F_OK)) {
+			ktap_skip(c->name, "this kernel has no per-size shmem control");
+		} else if (c->knob && access(c->knob, W_OK)) {
+			ktap_skip(c->name, "cannot write the shmem THP control");
 		} else {
 			test_case(c, pmd);
 		}
