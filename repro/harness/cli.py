@@ -184,9 +184,10 @@ def run_source(src, specs, names, models, args, outdir):
         results.save(doc, os.path.join(kdir, 'results.json'))
         return doc
 
-    # Guests are independent: boot JOBS of them at once (default: one per
-    # two host CPUs, each guest has two vCPUs).  Results keep their order.
-    jobs = int(os.environ.get('JOBS') or max(1, (os.cpu_count() or 2) // 2))
+    # Guests are independent: boot JOBS of them at once, default one per
+    # host CPU (measured here: two guests at once take 27 s where one after
+    # the other take 54 s; a guest's own run time does not change).
+    jobs = int(os.environ.get('JOBS') or os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = [pool.submit(one, spec, image, version)
                    for spec, (image, version) in zip(specs, images)]
