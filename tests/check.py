@@ -66,6 +66,8 @@ def steps():
     # pages are generated from.
     yield 'make repro KERNELS=naive (expected to crash)', \
         ['make', '-C', ROOT, 'repro', 'KERNELS=naive']
+    yield 'make repro KERNELS="race-0002-only race-window" (why 0001)', \
+        ['make', '-C', ROOT, 'repro', 'KERNELS=race-0002-only race-window']
     yield 'results match the RFC snapshot (rfc/results/)', \
         [PY, os.path.join(ROOT, 'rfc', 'tools', 'snapshot.py'), 'compare', O]
     yield 'make rfc-mail: git am of the mbox, 80 columns', \
