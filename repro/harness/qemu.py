@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import time
 
-from .util import KitError, cache_dir, digest, log, out_dir
+from .util import KIT_ROOT, KitError, cache_dir, digest, log, out_dir
 
 QEMU = 'qemu-system-x86_64'
 KVM_GET_API_VERSION = 0xAE00
@@ -118,18 +118,44 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None):
         'console': console, 'results': results,
         'excerpt': a['excerpt'] if status != 'ok' else [],
         'splats': a['splats'],
+        'known_splats': a['known_splats'],
         'qemu_output': qout.strip()[-2000:],
         'cmdline': append,
     }
 
 
-def analyse(text):
+KNOWN_SPLATS = os.path.join(KIT_ROOT, 'repro', 'expect', 'known-splats.tsv')
+
+
+def known_splats(path=KNOWN_SPLATS):
+    """(pattern, why) of repro/expect/known-splats.tsv."""
+    known = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith('#') or not line.strip():
+                continue
+            pattern, why = line.rstrip('\n').split('\t', 1)
+            known.append((re.compile(pattern), why.strip()))
+    return known
+
+
+def analyse(text, known=None):
     """What a console log says: when /init ran, whether it finished, and
-    the first kernel splat (with the lines around it) if there is one."""
+    the first kernel splat (with the lines around it) if there is one.
+    Splats of known-splats.tsv are listed apart and fail nothing."""
+    known = known_splats() if known is None else known
     lines = text.splitlines()
     init_at = re.search(r'kit: init at ([\d.]+) s', text)
     done = re.search(r'kit: done at ([\d.]+) s', text)
-    splats = [i for i, l in enumerate(lines) if SPLAT.search(l)]
+    splats, seen = [], []
+    for i, l in enumerate(lines):
+        if not SPLAT.search(l):
+            continue
+        why = next((w for p, w in known if p.search(l)), None)
+        if why:
+            seen.append(f'{l.strip()} ({why})')
+        else:
+            splats.append(i)
     if splats:
         status = 'splat'
     elif not init_at:
@@ -145,6 +171,7 @@ def analyse(text):
         'done_at': float(done.group(1)) if done else None,
         'excerpt': lines[max(0, i - 2):i + 30],
         'splats': [lines[i] for i in splats],
+        'known_splats': list(dict.fromkeys(seen)),
     }
 
 

@@ -191,6 +191,8 @@ def table(docs, models):
             out.append(f'    {case} {fact}: expected {want_v}, measured {got}')
         for f in d['failed']:
             out.append(f'    {f}: not ok (see its KTAP diagnostics)')
+        for k in (d['boot'] or {}).get('known_splats', []):
+            out.append(f'    known splat, not counted: {k}')
         if d['parse_error']:
             out.append(f'    results unreadable: {d["parse_error"]}')
         if d['boot'] and d['boot']['status'] != 'ok':

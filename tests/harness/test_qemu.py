@@ -37,6 +37,16 @@ class TestAnalyse(unittest.TestCase):
             text = f'kit: init at 1 s\n{line}\nkit: done at 2 s\n'
             self.assertEqual(qemu.analyse(text)['status'], 'splat', line)
 
+    def test_known_splat_is_listed_not_failed(self):
+        line = ('WARNING: CPU: 0 PID: 7713 at include/linux/fs.h:509 '
+                'hugetlb_split+0x1d2/0x270')
+        text = f'kit: init at 1 s\n{line}\nkit: done at 2 s\n'
+        a = qemu.analyse(text)
+        self.assertEqual(a['status'], 'ok')
+        self.assertTrue(a['known_splats'][0].startswith(line))
+        other = text.replace('hugetlb_split', 'shmem_fault')
+        self.assertEqual(qemu.analyse(other)['status'], 'splat')
+
     def test_no_init_and_incomplete(self):
         self.assertEqual(qemu.analyse('Linux version 6.1\n')['status'],
                          'no-init')
