@@ -418,7 +418,7 @@ def main(argv=None):
                        default=int(os.environ.get('TIMEOUT') or 300),
                        help='seconds before a guest is killed (TIMEOUT=)')
         p.add_argument('--scenario-timeout', type=int,
-                       default=int(os.environ.get('SCENARIO_TIMEOUT') or 60),
+                       default=int(os.environ.get('SCENARIO_TIMEOUT') or 90),
                        help='seconds before one reproducer is killed')
         p.set_defaults(fn=fn)
     args = ap.parse_args(argv)
