@@ -24,7 +24,7 @@ import sys
 import time
 
 from .util import (KIT_ROOT, KitError, Phase, cache_dir, digest, file_digest,
-                   log, need_space)
+                   log, need_space, table_rows)
 
 ARCH = 'x86_64'
 # Bump when the way a kernel is built changes, so cached images are not reused.
@@ -58,19 +58,13 @@ class KernelSpec:
 
 def load_kernels(path=KERNELS_TSV):
     specs = {}
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.split('#', 1)[0].strip()
-            if not line:
-                continue
-            cols = line.split()
-            if len(cols) != 5:
-                raise KitError(f'{path}:{lineno}: want 5 columns (name '
-                               f'series configs model outcome), got '
-                               f'{len(cols)}')
-            name, series, configs, model, outcome = cols
-            specs[name] = KernelSpec(name, series, configs.split(','), model,
-                                     outcome)
+    for lineno, cols in table_rows(path):
+        if len(cols) != 5:
+            raise KitError(f'{path}:{lineno}: want 5 columns (name series '
+                           f'configs model outcome), got {len(cols)}')
+        name, series, configs, model, outcome = cols
+        specs[name] = KernelSpec(name, series, configs.split(','), model,
+                                 outcome)
     return specs
 
 

@@ -3,7 +3,7 @@
 
 import os
 
-from .util import KIT_ROOT, KitError
+from .util import KIT_ROOT, KitError, table_rows
 
 MODELS_TSV = os.path.join(KIT_ROOT, 'repro', 'expect', 'models.tsv')
 FIXED = ('case', 'fact')
@@ -15,26 +15,20 @@ class Models:
         self.path = path
         self.rows = []
         header = None
-        with open(path) as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.split('#', 1)[0].strip()
-                if not line:
-                    continue
-                cols = line.split()
-                if header is None:
-                    if tuple(cols[:2]) != FIXED or \
-                            tuple(cols[-2:]) != TRAILING:
-                        raise KitError(f'{path}:{lineno}: header must be '
-                                       f'"case fact <models...> label claims"')
-                    header = cols
-                    self.names = cols[2:-2]
-                    continue
-                if len(cols) != len(header):
-                    raise KitError(f'{path}:{lineno}: {len(cols)} columns, '
-                                   f'header has {len(header)}')
-                row = dict(zip(header, cols))
-                row['claims'] = row['claims'].split(',')
-                self.rows.append(row)
+        for lineno, cols in table_rows(path):
+            if header is None:
+                if tuple(cols[:2]) != FIXED or tuple(cols[-2:]) != TRAILING:
+                    raise KitError(f'{path}:{lineno}: header must be '
+                                   f'"case fact <models...> label claims"')
+                header = cols
+                self.names = cols[2:-2]
+                continue
+            if len(cols) != len(header):
+                raise KitError(f'{path}:{lineno}: {len(cols)} columns, '
+                               f'header has {len(header)}')
+            row = dict(zip(header, cols))
+            row['claims'] = row['claims'].split(',')
+            self.rows.append(row)
 
     def cases(self, scenarios=None):
         """Cases in file order; only those of `scenarios` when given."""

@@ -13,7 +13,7 @@ import subprocess
 
 from . import kernel
 from .results import SELFTEST as PREFIX
-from .util import KIT_ROOT, KitError, Phase, out_dir
+from .util import KIT_ROOT, KitError, Phase, out_dir, table_rows
 
 SELFTESTS_DIR = os.path.join(KIT_ROOT, 'repro', 'selftests')
 # Where the tests live in a 6.1 tree, and where they moved in 6.3.
@@ -28,16 +28,11 @@ def load(series_ver='6.1', path=None):
                        f'selftest list for linux {series_ver} (SELFTESTS=0 '
                        f'runs without)')
     tests = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.split('#', 1)[0].strip()
-            if not line:
-                continue
-            cols = line.split()
-            if len(cols) < 2:
-                raise KitError(f'{path}:{lineno}: want "name binary [args]"')
-            tests.append({'name': PREFIX + cols[0], 'binary': cols[1],
-                          'args': cols[2:]})
+    for lineno, cols in table_rows(path):
+        if len(cols) < 2:
+            raise KitError(f'{path}:{lineno}: want "name binary [args]"')
+        tests.append({'name': PREFIX + cols[0], 'binary': cols[1],
+                      'args': cols[2:]})
     return tests
 
 

@@ -38,6 +38,17 @@ def out_dir():
     return os.path.abspath(d)
 
 
+def table_rows(path):
+    """(line number, columns) of a whitespace-separated data file of the
+    kit (kernels.tsv, models.tsv, selftests/*.tsv): '#' starts a comment,
+    blank lines are skipped."""
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            cols = line.split('#', 1)[0].split()
+            if cols:
+                yield lineno, cols
+
+
 def digest(*parts):
     """Short content hash used as a cache key."""
     h = hashlib.sha256()
