@@ -41,7 +41,7 @@ REPRO_CLIENTS := qemu-private-backend
 REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS) $(REPRO_CLIENTS))
 REPRO_BENCH_BINS := $(addprefix $(O)/bin/,$(REPRO_BENCH))
 REPRO_LIB_OBJS := $(O)/obj/kit.o $(O)/obj/backend.o $(O)/obj/pagemap.o \
-		  $(O)/obj/memcg.o
+		  $(O)/obj/memcg.o $(O)/obj/sigbus.o
 REPRO_TEST_KIT := $(O)/bin/test-kit
 
 $(REPRO_LIB_OBJS): $(O)/obj/%.o: $(REPRO_SRC)/lib/%.c

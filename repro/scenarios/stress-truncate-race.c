@@ -91,6 +91,7 @@
 #include <sys/utsname.h>
 
 #include "kit.h"
+#include "sigbus.h"
 
 /*
  * Defaults, each overridable at build time (-D) and at run time by the
@@ -197,78 +198,6 @@ struct stress {
 	int hit_diags;
 };
 
-/* Where a SIGBUS of this thread returns to; NULL: nowhere, not ours. */
-static __thread sigjmp_buf *bus_jmp;
-
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigjmp_buf *env = bus_jmp;
-
-	(void)si;
-	(void)uc;
-	if (!env) {
-		/* Not ours: the access is retried and kills the process. */
-		sigaction(sig, &dfl, NULL);
-		return;
-	}
-	bus_jmp = NULL;
-	siglongjmp(*env, 1);
-}
-
-/* Point SIGBUS of this thread at @env, with no access moved across. */
-static void bus_arm(sigjmp_buf *env)
-{
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	bus_jmp = env;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-/*
- * The accesses are atomic so that the compiler keeps them; SA_NODEFER
- * leaves SIGBUS unblocked after the jump, so sigsetjmp() need not save
- * the signal mask.
- */
-
-/* Store @val to @p; 0, or -1 if the store raised SIGBUS. */
-static int try_store(unsigned char *p, unsigned char val)
-{
-	sigjmp_buf env;
-
-	if (sigsetjmp(env, 0))
-		return -1;
-	bus_arm(&env);
-	__atomic_store_n(p, val, __ATOMIC_RELAXED);
-	bus_arm(NULL);
-	return 0;
-}
-
-/* Copy @len bytes from @src; 0, or -1 if a load raised SIGBUS. */
-static int try_copy(unsigned char *dst, const unsigned char *src, size_t len)
-{
-	sigjmp_buf env;
-
-	if (sigsetjmp(env, 0))
-		return -1;
-	bus_arm(&env);
-	memcpy(dst, src, len);
-	bus_arm(NULL);
-	return 0;
-}
-
-/* Load @p into @val; 0, or -1 if the load raised SIGBUS. */
-static int try_load(const unsigned char *p, unsigned char *val)
-{
-	sigjmp_buf env;
-
-	if (sigsetjmp(env, 0))
-		return -1;
-	bus_arm(&env);
-	*val = __atomic_load_n(p, __ATOMIC_RELAXED);
-	bus_arm(NULL);
-	return 0;
-}
-
 static bool stopping(const int *flag)
 {
 	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
@@ -356,7 +285,7 @@ static void probe_page(struct worker *w, int map, size_t page,
 	struct stress *s = w->s;
 	unsigned char byte;
 
-	if (try_load(s->map[map] + page * s->ps, &byte)) {
+	if (kit_try_load(s->map[map] + page * s->ps, &byte)) {
 		w->c.sigbus++;
 		return;
 	}
@@ -401,7 +330,7 @@ static void *writer(void *arg)
 
 	while (!stopping(&s->stop)) {
 		for (i = first; i < end; i++) {
-			if (try_store(base + i * s->ps, PRIVATE_BYTE)) {
+			if (kit_try_store(base + i * s->ps, PRIVATE_BYTE)) {
 				w->c.sigbus++;
 				continue;
 			}
@@ -580,7 +509,7 @@ static void *shared_writer(void *arg)
 
 	while (!stopping(&s->stop)) {
 		i = rnd_below(&w->rnd, s->pages);
-		if (try_store(base + i * s->ps, SHARED_BYTE))
+		if (kit_try_store(base + i * s->ps, SHARED_BYTE))
 			w->c.sigbus++;
 		else
 			check_after_store(w, MAP_SHR, i);
@@ -667,7 +596,7 @@ static void *checker(void *arg)
 
 		/* One page through the shared mapping (beyond EOF: SIGBUS). */
 		page = s->map[MAP_SHR] + rnd_below(&w->rnd, s->pages) * s->ps;
-		if (try_copy(buf, page, s->ps))
+		if (kit_try_copy(buf, page, s->ps))
 			w->c.sigbus++;
 		else
 			check_page(w, buf, s->ps);
@@ -693,7 +622,7 @@ static void *uffd_faulter(void *arg)
 	while (!stopping(&s->stop)) {
 		t0 = now();
 		for (i = 0; i < s->pages && !stopping(&s->stop); i++) {
-			if (try_store(base + i * s->ps + 1, UFFD_STORE_BYTE)) {
+			if (kit_try_store(base + i * s->ps + 1, UFFD_STORE_BYTE)) {
 				w->c.sigbus++;
 				continue;
 			}
@@ -850,7 +779,7 @@ static unsigned long final_check(struct stress *s, unsigned long *sigbus)
 		if (!s->map[map])
 			continue;
 		for (i = half; i < s->pages; i++) {
-			if (try_load(s->map[map] + i * s->ps, &byte)) {
+			if (kit_try_load(s->map[map] + i * s->ps, &byte)) {
 				(*sigbus)++;
 				continue;
 			}
@@ -1095,10 +1024,6 @@ static void run(const struct config *cfg)
 
 int main(void)
 {
-	struct sigaction sa = {
-		.sa_sigaction = on_sigbus,
-		.sa_flags = SA_SIGINFO | SA_NODEFER,
-	};
 	struct config cfg;
 	struct utsname u;
 
@@ -1130,8 +1055,7 @@ int main(void)
 
 	/* Last resort: whatever happens, the process ends. */
 	alarm(cfg.max_seconds + 2 * JOIN_SECONDS + 30);
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, NULL)) {
+	if (kit_sigbus_catch()) {
 		ktap_diag("sigaction: %s", strerror(errno));
 		ktap_result(false, "memfd");
 		return ktap_exit_status();

@@ -51,6 +51,7 @@
 #include <sys/utsname.h>
 
 #include "kit.h"
+#include "sigbus.h"
 
 #define NR_PAGES	4
 #define PROBE_PAGE	3	/* the hole the probe stores to */
@@ -84,65 +85,6 @@ struct probe {
 	long long t_end;
 	bool sigbus;
 };
-
-/* Where a SIGBUS of this thread returns to; NULL: nowhere, not ours. */
-static __thread sigjmp_buf *bus_jmp;
-
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigjmp_buf *env = bus_jmp;
-
-	(void)si;
-	(void)uc;
-	if (!env) {
-		/* Not ours: the access is retried and kills the process. */
-		sigaction(sig, &dfl, NULL);
-		return;
-	}
-	bus_jmp = NULL;
-	siglongjmp(*env, 1);
-}
-
-/* Point SIGBUS of this thread at @env, with no access moved across. */
-static void bus_arm(sigjmp_buf *env)
-{
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	bus_jmp = env;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-/*
- * The accesses are atomic so that the compiler keeps them; SA_NODEFER
- * leaves SIGBUS unblocked after the jump, so sigsetjmp() need not save
- * the signal mask.
- */
-
-/* Store @val to @p; 0, or -1 if the store raised SIGBUS. */
-static int try_store(unsigned char *p, unsigned char val)
-{
-	sigjmp_buf env;
-
-	if (sigsetjmp(env, 0))
-		return -1;
-	bus_arm(&env);
-	__atomic_store_n(p, val, __ATOMIC_RELAXED);
-	bus_arm(NULL);
-	return 0;
-}
-
-/* Load @p into @val; 0, or -1 if the load raised SIGBUS. */
-static int try_load(const unsigned char *p, unsigned char *val)
-{
-	sigjmp_buf env;
-
-	if (sigsetjmp(env, 0))
-		return -1;
-	bus_arm(&env);
-	*val = __atomic_load_n(p, __ATOMIC_RELAXED);
-	bus_arm(NULL);
-	return 0;
-}
 
 static long long now_ns(void)
 {
@@ -178,7 +120,7 @@ static void *probe_thread(void *arg)
 	}
 	send_msg(pr->wr, MSG_READY);
 	pr->t_start = now_ns();
-	pr->sigbus = try_store(pr->addr, PROBE_BYTE) < 0;
+	pr->sigbus = kit_try_store(pr->addr, PROBE_BYTE) < 0;
 	pr->t_end = now_ns();
 	send_msg(pr->wr, MSG_DONE);
 	return NULL;
@@ -277,7 +219,7 @@ static int run_round(int n, struct round *res)
 	res->store_sigbus = pr.sigbus;
 	res->window_ns = pr.t_end - pr.t_start;
 	res->in_window = t_trunc < pr.t_end;
-	res->mapped_beyond_eof = !try_load(pr.addr, &val);
+	res->mapped_beyond_eof = !kit_try_load(pr.addr, &val);
 	ktap_diag("round %d: store %s after %.1f ms, %s ftruncate() returned",
 		  n, pr.sigbus ? "raised SIGBUS" : "returned",
 		  res->window_ns / 1e6, res->in_window ? "after" : "before");
@@ -345,10 +287,6 @@ static void test_memfd(void)
 
 int main(void)
 {
-	struct sigaction sa = {
-		.sa_sigaction = on_sigbus,
-		.sa_flags = SA_SIGINFO | SA_NODEFER,
-	};
 	struct utsname u;
 
 	ktap_header(1);
@@ -358,8 +296,7 @@ int main(void)
 		  "ftruncate() inside a private write fault over a hole (H3)");
 
 	alarm(ALARM_SECONDS);
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, NULL)) {
+	if (kit_sigbus_catch()) {
 		ktap_diag("sigaction: %s", strerror(errno));
 		ktap_result(false, "memfd");
 		return ktap_exit_status();
