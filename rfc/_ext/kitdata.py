@@ -10,6 +10,9 @@ on a build directory and every number in them can be traced to a run:
     rfc/results/index.json        kernels in order, host passes, source
     rfc/results/<kernel>.json     one document per kernel of the run
     rfc/results/host/<pass>.json  make repro-host, if it was run
+    rfc/results/bench.json        make bench, if it was run: {'runs': [doc
+                                  per kernel]}, kept from the previous
+                                  snapshot when the build has none
 
 Machine-local paths (the build directory, the cache, the clone) are
 replaced by names relative to them; kernel versions, the machine
@@ -17,6 +20,8 @@ description and the dates are kept.
 
 compare() is what `make check` runs after `make repro`: the facts a fresh
 run measured against the snapshot's, without timings, dates or paths.
+The benchmark is compared only when the build has a `make bench` run, and
+only on what does not vary: pages per fault, capacity, case status.
 Python 3 standard library only, so that Debian's Sphinx can import it.
 """
 
@@ -36,6 +41,9 @@ from repro.harness.util import cache_dir  # noqa: E402
 
 SNAPSHOT = os.path.join(KIT_ROOT, 'rfc', 'results')
 SELFTEST = 'selftest-'
+BENCH = 'bench.json'
+# What compare() holds a bench run to: the timings vary from run to run.
+BENCH_FACTS = ('pages_per_fault', 'capacity_fraction')
 
 
 def fmt(v):
@@ -92,6 +100,19 @@ def path_subs(results):
     return sorted(subs, key=lambda s: -len(s[0]))
 
 
+def kernel_name(doc):
+    """A document's kernel name: its label without the version."""
+    prefix = doc['kernel'] + '-'
+    label = doc['label']
+    return label[len(prefix):] if label.startswith(prefix) else label
+
+
+def bench_run(results):
+    """The bench.json of `make bench` in a results directory, or None."""
+    path = os.path.join(results, 'bench', BENCH)
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
 def save(doc, path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
@@ -124,7 +145,8 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
     subs = path_subs(results)
     for old in glob.glob(os.path.join(snap_dir, '*.json')) + \
             glob.glob(os.path.join(snap_dir, 'host', '*.json')):
-        os.unlink(old)
+        if os.path.basename(old) != BENCH:
+            os.unlink(old)
     source = None
     for k in kernels:
         doc = json.load(open(os.path.join(results, k, 'results.json')))
@@ -142,7 +164,13 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
         host.append(name[:-len('.json')])
     save({'kernels': kernels, 'host': host, 'source': source},
          os.path.join(snap_dir, 'index.json'))
-    return kernels, host
+    # make bench is a run of its own: without one in the build, the
+    # snapshot keeps the one it has.
+    bench = bench_run(results)
+    if bench is not None:
+        save(strip_paths(bench, subs), os.path.join(snap_dir, BENCH))
+        bench = [kernel_name(d) for d in bench['runs']]
+    return kernels, host, bench
 
 
 class Snapshot:
@@ -162,11 +190,26 @@ class Snapshot:
                                                     h + '.json')))
                      for h in self.index.get('host', [])}
         self.models = models or Models()
+        path = os.path.join(snap_dir, BENCH)
+        self.bench = {}
+        if os.path.exists(path):
+            self.bench = {kernel_name(d): d
+                          for d in json.load(open(path))['runs']}
 
     def files(self):
         return [os.path.join(self.dir, 'index.json')] + \
             [os.path.join(self.dir, k + '.json') for k in self.kernels] + \
-            [os.path.join(self.dir, 'host', h + '.json') for h in self.host]
+            [os.path.join(self.dir, 'host', h + '.json') for h in self.host] + \
+            ([os.path.join(self.dir, BENCH)] if self.bench else [])
+
+    def bench_doc(self, kernel):
+        if not self.bench:
+            raise KeyError(f'no {BENCH} in the snapshot: "make bench" and '
+                           f'"make rfc-snapshot"')
+        if kernel not in self.bench:
+            raise KeyError(f'no kernel "{kernel}" in the snapshot\'s bench '
+                           f'(kernels: {", ".join(self.bench)})')
+        return self.bench[kernel]
 
     def doc(self, kernel):
         if kernel in self.docs:
@@ -194,6 +237,61 @@ def case(doc, name):
     if s is None:
         return None
     return next((c for c in s['cases'] if c['name'] == cname), None)
+
+
+def bench_case(doc, name):
+    """A case of a bench document by its name alone ("memfd"), or None."""
+    return next((c for s in doc['scenarios'] for c in s['cases']
+                 if c['name'] == name), None)
+
+
+def bench_fact(doc, case_name, fact_name):
+    """A bench case's measured value, or 'missing', 'skip', 'absent'..."""
+    c = bench_case(doc, case_name)
+    if c is None:
+        return 'missing'
+    if c['status'] != 'ok':
+        return c['status']
+    return c['facts'].get(fact_name, 'absent')
+
+
+def bench_judged(doc):
+    """What a bench run of one kernel is compared on: each case's status
+    and the facts of BENCH_FACTS it has; not the timings."""
+    out = {}
+    for s in doc['scenarios']:
+        for c in s['cases']:
+            if not c['name']:
+                continue
+            out[f'{c["name"]} status'] = c['status']
+            for f in BENCH_FACTS:
+                if f in c.get('facts', {}):
+                    out[f'{c["name"]} {f}'] = c['facts'][f]
+    return out
+
+
+def compare_bench(results, snap):
+    """Differences between the build's bench run and the snapshot's; none
+    when the build has no bench run (make check does not run it)."""
+    run = bench_run(results)
+    if run is None:
+        return []
+    if not snap.bench:
+        return [f'bench: the build has a run of make bench, the snapshot '
+                f'none (rfc/results/{BENCH})']
+    got_docs = {kernel_name(d): d for d in run['runs']}
+    problems = []
+    for k, d in snap.bench.items():
+        if k not in got_docs:
+            problems.append(f'bench {k}: in the snapshot but not in the run '
+                            f'(make bench KERNELS="... {k}")')
+            continue
+        want, got = bench_judged(d), bench_judged(got_docs[k])
+        for key in sorted(set(want) | set(got)):
+            w, g = want.get(key, 'absent'), got.get(key, 'absent')
+            if not same(w, g):
+                problems.append(f'bench {k}: {key}: snapshot {w}, run {g}')
+    return problems
 
 
 def crashed(doc, case_name):
@@ -299,4 +397,5 @@ def compare(out_dir, snap_dir=SNAPSHOT):
             if not same(want[key], got[key]):
                 problems.append(f'{k}: {key}: snapshot {want[key]}, '
                                 f'run {got[key]}')
+    problems += compare_bench(results, snap)
     return snap.kernels, problems

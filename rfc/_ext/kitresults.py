@@ -36,8 +36,18 @@ run no longer agrees with what the pages say (rfc/_ext/kitdata.py):
    An SVG bar chart of the pages allocated per private store over a hole,
    page cache and anonymous, per backend and kernel (``:cases:``).
 
+``.. kit-bench::``
+   The benchmark of ``make bench`` (rfc/results/bench.json): one row per
+   backend, pages per fault, time against the anonymous fault of the same
+   boot, median time and the capacity fraction, each cell one value per
+   kernel; and a note naming the run, its machine and what its timings
+   are worth under the accelerator it ran with.
+
 ``:kit-fact:`<kernel> <case> <fact>```
    One measured value, inline.
+
+``:kit-bench:`<kernel> <case> <fact>```
+   One value of the benchmark, inline: ``patched memfd ratio_to_anon``.
 
 ``:kit-info:`<key> [<kernel>]```
    One fact about the run: date, source, cpu, cpus, mem, accel,
@@ -48,6 +58,7 @@ An unknown kernel, case or fact is an error, never an empty cell.
 
 import html
 import os
+import re
 import sys
 
 from docutils import nodes
@@ -170,7 +181,9 @@ class KitDirective(Directive):
 
     def run(self):
         env = self.state.document.settings.env
-        for f in snap().files() + [snap().models.path]:
+        # The extension's own code too: a page is re-read when it changes.
+        for f in snap().files() + [snap().models.path, os.path.abspath(
+                __file__), kitdata.__file__]:
             env.note_dependency(f)
         try:
             return self.make()
@@ -394,6 +407,103 @@ class KitSelftests(KitDirective):
         return [table(['Selftest'] + [short(k) for k in ks], rows)]
 
 
+# ---------------------------------------------------------------- bench
+
+# Columns of kit-bench: (fact, title, bold where the kernels differ).
+BENCH_COLS = (('pages_per_fault', 'Pages per fault', True),
+              ('ratio_to_anon', 'Time against an anonymous fault', False),
+              ('ns_per_fault', 'Median time per fault, ns', False),
+              ('capacity_fraction', 'Largest working set that fits '
+               'memory.max', True))
+CAPACITY = 'capacity-'
+
+
+def bench_note(docs):
+    """The run behind the bench table, and what its timings are worth."""
+    d0 = docs[0]
+    m = d0['machine']
+    accels = sorted({(d.get('boot') or {}).get('accel') or 'none'
+                     for d in docs})
+    dates = sorted({d['date'] for d in docs})
+    reps = None
+    for d in docs:
+        for s in d['scenarios']:
+            for c in s['cases']:
+                for line in c.get('diag', []):
+                    r = re.search(r'(\d+) faults x (\d+)', line)
+                    reps = reps or (r and r.group(2))
+    n = nodes.note()
+    when = dates[0] if len(dates) == 1 else f'{dates[0]} to {dates[-1]}'
+    worth = ('under TCG the guest\'s clock runs on emulated instructions: '
+             'absolute times do not carry over to hardware, only the ratios '
+             'to the anonymous fault of the same boot do'
+             if 'tcg' in accels else
+             'absolute times are this machine\'s; the ratios to the '
+             'anonymous fault of the same boot are what compares across '
+             'machines')
+    n += para('From ', lit('make bench'), ' (', lit('rfc/results/bench.json'),
+              ') run on ', when, ': kernels ',
+              ', '.join(d['label'] for d in docs), '; machine ',
+              f'{m["cpu"]}, {m["cpus"]} CPUs, {m["mem_gib"]} GiB, host '
+              f'kernel {m["host_kernel"]}', '; QEMU accelerator ',
+              ', '.join(accels), '.  Times are medians of ',
+              f'{reps} repetitions' if reps else 'the repetitions',
+              ' of the guest\'s ', lit('CLOCK_MONOTONIC'), '; ', worth, '.')
+    return n
+
+
+class KitBench(KitDirective):
+    option_spec = {'kernels': directives.unchanged}
+
+    def make(self):
+        s = snap()
+        if not s.bench:
+            raise KitError(f'no bench.json in the snapshot: "make bench" '
+                           f'and "make rfc-snapshot"')
+        ks = self.options.get('kernels', '').split() or list(s.bench)
+        docs = [s.bench_doc(k) for k in ks]
+        # Backends in the order the benchmark ran them; a capacity case
+        # goes into the row of its backend.
+        names = []
+        for d in docs:
+            for sc in d['scenarios']:
+                for c in sc['cases']:
+                    n = c['name']
+                    if n.startswith(CAPACITY):
+                        n = n[len(CAPACITY):]
+                    if n and n not in names:
+                        names.append(n)
+        rows = []
+        for n in names:
+            cells = [[lit(n)]]
+            for f, _, bold in BENCH_COLS:
+                cname = CAPACITY + n if f == 'capacity_fraction' else n
+                vals = [kitdata.bench_fact(d, cname, f) for d in docs]
+                if all(v in ('missing', 'absent') for v in vals):
+                    cells.append('')
+                    continue
+                vals = [fmt(v) for v in vals]
+                text = '\u00a0/\u00a0'.join(vals)
+                cells.append([nodes.strong(text, text)]
+                             if bold and len(set(vals)) > 1 else text)
+            rows.append(cells)
+        legend = para(
+            'Each cell: ', ' / '.join(ks), ' (',
+            ', '.join(d['label'] for d in docs),
+            '); bold where the kernels differ in pages or capacity.  '
+            'A fault is the first store to a page of a ', lit('MAP_PRIVATE'),
+            ' mapping over a hole (', lit('memfd-shared'), ': a ',
+            lit('MAP_SHARED'), ' one, for reference); pages per fault '
+            'count page-cache and anonymous pages; capacity is the largest '
+            'private working set, as a fraction of a memory cgroup\'s ',
+            lit('memory.max'), ', that completes without an OOM kill.')
+        legend['classes'] = ['kit-legend']
+        return [bench_note(docs),
+                table(['Backend'] + [t for _, t, _ in BENCH_COLS], rows,
+                      widths=[4, 2, 3, 3, 4], classes=['kit-bench']),
+                legend]
+
+
 # ---------------------------------------------------------------- chart
 
 def svg_chart(groups, kernels, title):
@@ -520,6 +630,29 @@ def kit_fact_role(name, rawtext, text, lineno, inliner, options={},
     return [nodes.inline(rawtext, fmt(v), classes=['kit-fact'])], []
 
 
+def kit_bench_role(name, rawtext, text, lineno, inliner, options={},
+                   content=[]):
+    parts = text.split()
+    if len(parts) != 3:
+        return role_error(inliner, lineno, rawtext,
+                          f'kit-bench: want "<kernel> <case> <fact>", got '
+                          f'"{text}"')
+    k, c, f = parts
+    try:
+        doc = snap().bench_doc(k)
+    except KeyError as e:
+        return role_error(inliner, lineno, rawtext, f'kit-bench: {e.args[0]}')
+    v = kitdata.bench_fact(doc, c, f)
+    try:
+        float(v)
+    except ValueError:
+        return role_error(inliner, lineno, rawtext,
+                          f'kit-bench: {k} {c} {f}: {v}')
+    inliner.document.settings.env.note_dependency(
+        os.path.join(snap().dir, kitdata.BENCH))
+    return [nodes.inline(rawtext, fmt(v), classes=['kit-fact'])], []
+
+
 def kit_info_role(name, rawtext, text, lineno, inliner, options={},
                   content=[]):
     s = snap()
@@ -556,7 +689,9 @@ def setup(app):
     app.add_directive('kit-verdicts', KitVerdicts)
     app.add_directive('kit-selftests', KitSelftests)
     app.add_directive('kit-chart', KitChart)
+    app.add_directive('kit-bench', KitBench)
     app.add_role('kit-fact', kit_fact_role)
+    app.add_role('kit-bench', kit_bench_role)
     app.add_role('kit-info', kit_info_role)
     return {'version': '1', 'parallel_read_safe': True,
             'parallel_write_safe': True}

@@ -4,7 +4,9 @@
 
   snapshot.py make [O]     copy the last run's results into rfc/results/
   snapshot.py compare [O]  compare the run in O with rfc/results/: exit 1
-                           and name every fact that differs
+                           and name every fact that differs (and, if O has
+                           a make bench run, its pages per fault and
+                           capacity)
 
 O is the build directory (default $O, else build/).  See rfc/_ext/kitdata.py
 for what is copied and what is compared.
@@ -27,9 +29,11 @@ def main(argv):
         os.environ.get('O') or os.path.join(kitdata.KIT_ROOT, 'build'))
     snap = os.path.relpath(kitdata.SNAPSHOT, os.getcwd())
     if argv[1] == 'make':
-        kernels, host = kitdata.snapshot(out)
+        kernels, host, bench = kitdata.snapshot(out)
         print(f'{snap}: kernels {" ".join(kernels)}'
-              + (f'; host {" ".join(host)}' if host else '; no host run'))
+              + (f'; host {" ".join(host)}' if host else '; no host run')
+              + (f'; bench {" ".join(bench)}' if bench else
+                 '; no bench run in the build (bench.json kept as it was)'))
         return 0
     kernels, problems = kitdata.compare(out)
     for p in problems:
@@ -39,7 +43,11 @@ def main(argv):
               f'{snap}: if the change is intended, "make rfc-snapshot" and '
               f're-read the pages it changes')
         return 1
-    print(f'the run matches {snap} for {" ".join(kernels)}')
+    bench = os.path.join(os.path.abspath(out), 'results', 'bench',
+                         kitdata.BENCH)
+    print(f'the run matches {snap} for {" ".join(kernels)}'
+          + ('; bench: pages per fault and capacity'
+             if os.path.exists(bench) else '; no bench run to compare'))
     return 0
 
 
