@@ -74,7 +74,7 @@ def specs_of(names):
 
 
 def cmd_deps(args):
-    deps.ensure(args.targets, os.environ.get('KVER', kernel.DEFAULT_KVER))
+    deps.ensure(args.targets, [k for k in kernel.kvers() if k != 'KSRC'])
 
 
 def cmd_kernels(args):

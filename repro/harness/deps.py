@@ -30,10 +30,14 @@ def lists_fresh():
                                        for p in lists) < 7 * 86400
 
 
-def ensure(targets, kver):
+def ensure(targets, kvers):
+    """Install (as root) or name the packages `targets` need; `kvers` are
+    the linux-source versions of the run."""
     want = []
     for t in targets:
-        want += [p.format(kver=kver) for p in NEEDS[t]]
+        for p in NEEDS[t]:
+            want += [p.format(kver=k) for k in kvers] if '{kver}' in p \
+                else [p]
     if os.environ.get('KSRC'):
         want = [p for p in want if not p.startswith('linux-source-')]
     missing = [p for p in dict.fromkeys(want) if not installed(p)]
