@@ -229,6 +229,31 @@ bool kit_fact_file_intact(const char *name, int intact)
 /* ---------------------------------------------------------- memory facts */
 
 /**
+ * kit_wait_byte() - read one byte from a pipe, waiting a bounded time
+ * @fd: the read end
+ * @timeout_ms: how long to wait for it
+ *
+ * For the handshakes between a scenario and the thread or child it drives:
+ * the byte is the message, and the pipe orders what the sender wrote
+ * before it.
+ *
+ * Return: the byte (0-255), or -1 on timeout, EOF or error.
+ */
+int kit_wait_byte(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	unsigned char c;
+	int n;
+
+	do {
+		n = poll(&pfd, 1, timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	return read(fd, &c, 1) == 1 ? c : -1;
+}
+
+/**
  * kit_page_size() - base page size of the running kernel
  *
  * Return: the page size in bytes.

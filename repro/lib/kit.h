@@ -45,6 +45,7 @@ int ktap_exit_status(void);
 bool kit_fact_file_intact(const char *name, int intact);
 
 size_t kit_page_size(void);
+int kit_wait_byte(int fd, int timeout_ms);
 long long kit_blocks_to_pages(long long blocks, size_t page_size);
 long long kit_file_pages(int fd);
 long long kit_smaps_field_kb(FILE *f, unsigned long addr, const char *field);

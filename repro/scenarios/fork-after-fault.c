@@ -59,21 +59,6 @@ static bool all_equal(const struct kit_area *a, const char *p, int byte)
 	return kit_area_mismatches(a, p, byte, byte) == 0;
 }
 
-/* Wait for one byte on @fd; 0 on success, -1 on timeout, EOF or error. */
-static int wait_byte(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char c;
-	int n;
-
-	do {
-		n = poll(&pfd, 1, STEP_TIMEOUT_MS);
-	} while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return -1;
-	return read(fd, &c, 1) == 1 ? 0 : -1;
-}
-
 static int send_byte(int fd)
 {
 	return write(fd, "x", 1) == 1 ? 0 : -1;
@@ -89,7 +74,7 @@ static void child(const struct kit_area *a, char *p, int rd, int wr)
 	memset(p, CHILD, a->pages * a->page_size);
 	if (send_byte(wr))
 		status |= CHILD_PIPE_BAD;
-	if (wait_byte(rd))
+	if (kit_wait_byte(rd, STEP_TIMEOUT_MS) < 0)
 		status |= CHILD_NO_GO;
 	if (!all_equal(a, p, CHILD))
 		status |= CHILD_ISOLATION_BAD;
@@ -179,7 +164,7 @@ static void test_case(const struct kit_backend *b, const char *name,
 		close(to_parent[0]);
 		goto fail;
 	}
-	if (wait_byte(to_parent[0])) {
+	if (kit_wait_byte(to_parent[0], STEP_TIMEOUT_MS) < 0) {
 		ktap_diag("%s: the child did not report its stores in time",
 			  name);
 		ok = false;

@@ -126,24 +126,6 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
-/*
- * Wait up to STEP_TIMEOUT_MS for one byte on @fd; the byte, or -1 on
- * timeout, EOF or error.  The pipe orders the probe's fields before it.
- */
-static int wait_msg(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char c;
-	int n;
-
-	do {
-		n = poll(&pfd, 1, STEP_TIMEOUT_MS);
-	} while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return -1;
-	return read(fd, &c, 1) == 1 ? c : -1;
-}
-
 /**
  * struct round - what one round measured
  * @store_sigbus: the probe's store raised SIGBUS
@@ -196,7 +178,7 @@ static int run_round(int n, struct round *res)
 		goto out_pipe;
 	}
 
-	msg = wait_msg(pfd[0]);
+	msg = kit_wait_byte(pfd[0], STEP_TIMEOUT_MS);
 	if (msg != MSG_READY) {
 		ktap_diag("round %d: the probe %s", n,
 			  msg == MSG_FAILED ? "could not name itself" :
@@ -209,7 +191,7 @@ static int run_round(int n, struct round *res)
 		goto out_stuck;
 	}
 	t_trunc = now_ns();
-	if (wait_msg(pfd[0]) != MSG_DONE) {
+	if (kit_wait_byte(pfd[0], STEP_TIMEOUT_MS) != MSG_DONE) {
 		ktap_diag("round %d: the probe's store did not return in %d ms",
 			  n, STEP_TIMEOUT_MS);
 		goto out_stuck;
