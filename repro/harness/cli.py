@@ -135,13 +135,11 @@ def run_prebuilt(image, names, models, args, outdir):
         out_dir(), 'initramfs-prebuilt.cpio'))
     acc = qemu.accel(image, initrd)
     spec = kernel.KernelSpec(label, '-', [], '-', 'runs')
-    doc = run_kernel(spec, image, version, entries, initrd, acc, args, kdir)
     extra = client_entries(args.bindir)
-    if extra:
-        more = run_kernel(spec, image, version, extra, initramfs.build(
-            runner, extra, os.path.join(out_dir(), 'initramfs-clients.cpio')),
-            acc, args, os.path.join(kdir, 'clients'))
-        doc['scenarios'] += more['scenarios']
+    client_initrd = extra and initramfs.build(runner, extra, os.path.join(
+        out_dir(), 'initramfs-clients.cpio'))
+    doc = run_with_clients(spec, image, version, entries, initrd, extra,
+                           client_initrd, acc, args, kdir)
     doc['label'] = label
     doc['image'] = image
     doc['outcome'] = 'runs'
@@ -169,15 +167,8 @@ def run_source(src, specs, names, models, args, outdir):
         if spec.outcome == 'splats':
             doc = run_crashing(spec, image, version, entries, acc, args, kdir)
         else:
-            doc = run_kernel(spec, image, version, entries, initrd, acc,
-                             args, kdir)
-            if extra:
-                more = run_kernel(spec, image, version, extra, client_initrd,
-                                  acc, args, os.path.join(kdir, 'clients'))
-                doc['scenarios'] += more['scenarios']
-                doc['clients_boot'] = more['boot']
-                if more['boot']['status'] != 'ok':
-                    doc['boot'] = more['boot']
+            doc = run_with_clients(spec, image, version, entries, initrd,
+                                   extra, client_initrd, acc, args, kdir)
         doc['image'] = image
         doc['outcome'] = spec.outcome
         results.judge(doc, models)
@@ -229,6 +220,21 @@ def run_kernel(spec, image, version, entries, initrd, acc, args, kdir):
     return results.collect(f'{version}-{spec.name}', version, spec.model,
                            qemu.read(boot['results']),
                            [e['name'] for e in entries], boot)
+
+
+def run_with_clients(spec, image, version, entries, initrd, extra,
+                     client_initrd, acc, args, kdir):
+    """The reproducers' boot, then the QEMU clients' boot if there are
+    clients: one document, failed by either boot."""
+    doc = run_kernel(spec, image, version, entries, initrd, acc, args, kdir)
+    if extra:
+        more = run_kernel(spec, image, version, extra, client_initrd, acc,
+                          args, os.path.join(kdir, 'clients'))
+        doc['scenarios'] += more['scenarios']
+        doc['clients_boot'] = more['boot']
+        if more['boot']['status'] != 'ok':
+            doc['boot'] = more['boot']
+    return doc
 
 
 def run_crashing(spec, image, version, entries, acc, args, kdir):
