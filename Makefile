@@ -17,6 +17,8 @@
 #   make kernels    only build (or find cached) the kernels
 #   make bench      fault cost, pages per fault and memcg capacity, per kernel
 #   make clean      remove build/ (kernel builds are cached in KIT_CACHE)
+#   make clean-cache  remove cached kernel sources and builds that the last
+#                   KIT_CACHE_KEEP (3) runs did not use, printing each
 #
 # Variables: KERNELS="stock patched" (rows of repro/kernels.tsv), KSRC=,
 # KVER=6.1, KIT_CACHE=~/.cache/shmem-rfc-kit, TIMEOUT=300 (per guest),
@@ -65,6 +67,7 @@ deps-build:
 	    apt-get install -y -q python3; \
 	  else echo "error: $(PYTHON) not found; run as root:" \
 	    "apt-get install -y python3"; exit 2; fi; }
+	$(HARNESS) validate
 	$(HARNESS) deps build
 
 deps: deps-build
@@ -104,4 +107,8 @@ check: deps
 clean:
 	rm -rf $(O)
 
-.PHONY: deps-build userspace
+# Kernel sources and builds no recent run used (KIT_CACHE_KEEP=3 runs).
+clean-cache:
+	$(HARNESS) prune
+
+.PHONY: deps-build userspace clean-cache

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """python3 -m repro.harness COMMAND: what the Makefile calls.
 
+  validate           check the make variables (one line and exit 2 if wrong)
   deps TARGET...     check (and as root install) the Debian packages
   kernels            build the kernels of $KERNELS (cached), print images
   repro              build, boot each kernel, judge, print the table
@@ -14,7 +15,8 @@ import re
 import subprocess
 import sys
 
-from . import clients, deps, initramfs, kernel, qemu, results, selftests
+from . import (cache, clients, deps, initramfs, kernel, qemu, results, selftests,
+               sources, variables)
 from .models import Models
 from .util import KitError, Phase, log, out_dir
 
@@ -74,7 +76,8 @@ def specs_of(names):
 
 
 def cmd_deps(args):
-    deps.ensure(args.targets, [k for k in kernel.kvers() if k != 'KSRC'])
+    deps.ensure(args.targets, [k for k in kernel.kvers() if k != 'KSRC'],
+                sources.where)
 
 
 def cmd_kernels(args):
@@ -407,9 +410,28 @@ def strip_line(w):
     return re.sub(r':\d+:\d+:', ':', w)
 
 
+def cmd_validate(args):
+    variables.check(available=True)
+
+
+def cmd_prune(args):
+    cache.prune(dry_run=args.dry_run)
+
+
 def main(argv=None):
+    # Every command reads the variables: a wrong one is one line, before
+    # anything (argparse's defaults below included) uses it.
+    try:
+        variables.check(available=False)
+    except KitError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return e.status
     ap = argparse.ArgumentParser(prog='python3 -m repro.harness')
     sub = ap.add_subparsers(dest='cmd', required=True)
+    sub.add_parser('validate').set_defaults(fn=cmd_validate)
+    p = sub.add_parser('prune')
+    p.add_argument('--dry-run', action='store_true')
+    p.set_defaults(fn=cmd_prune)
     p = sub.add_parser('deps')
     p.add_argument('targets', nargs='+', choices=sorted(deps.NEEDS))
     p.set_defaults(fn=cmd_deps)
@@ -436,3 +458,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         return 130
+    finally:
+        # What this command used of the cache, for make clean-cache.
+        cache.record(args.cmd)

@@ -1,8 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Debian packages the kit needs: checked, installed as root, else named."""
+"""Debian packages and commands the kit needs: checked, installed as root,
+else named.
+
+Two checks, because either can pass while the other fails: dpkg must say
+the package is installed (not merely known), and the command the build
+runs must be on PATH (a diversion or a removed binary leaves the package
+"installed" and the command gone).
+"""
 
 import glob
 import os
+import shutil
 import subprocess
 import time
 
@@ -13,46 +21,122 @@ NEEDS = {
     'build': ['gcc', 'make', 'libc6-dev', 'libcap-dev', 'python3', 'file'],
     'repro': ['bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'cpio',
               'busybox-static', 'qemu-system-x86', 'git', 'rsync',
-              'xz-utils', 'perl', 'linux-source-{kver}'],
+              'xz-utils', 'perl', 'binutils', 'linux-source-{kver}'],
     'htmldocs': ['python3-sphinx', 'python3-sphinx-rtd-theme', 'graphviz'],
 }
 
+# The commands a target runs, and the package that gives each.
+TOOLS = {
+    'build': {'gcc': 'gcc', 'make': 'make', 'file': 'file'},
+    'repro': {'flex': 'flex', 'bison': 'bison', 'bc': 'bc', 'cpio': 'cpio',
+              'perl': 'perl', 'make': 'make', 'gcc': 'gcc', 'ld': 'binutils',
+              'objcopy': 'binutils', 'xz': 'xz-utils', 'rsync': 'rsync',
+              'git': 'git', 'qemu-system-x86_64': 'qemu-system-x86',
+              'busybox': 'busybox-static'},
+    'htmldocs': {'sphinx-build': 'python3-sphinx', 'dot': 'graphviz'},
+}
+
+# The one dpkg status that means "the package's files are there and it is
+# configured": want=install, error=ok, status=installed.  Everything else
+# (not-installed, config-files, half-installed, half-configured, unpacked,
+# triggers-awaited, a deinstall/purge/hold want, a reinst-required error)
+# means it has to be installed.
+INSTALLED = 'install ok installed'
+
+
+def status_installed(status):
+    """Whether a dpkg-query ${Status} string means installed."""
+    return status.strip() == INSTALLED
+
 
 def installed(pkg):
-    r = subprocess.run(['dpkg-query', '-W', '-f=${Status}', pkg],
-                       capture_output=True, text=True)
-    return r.returncode == 0 and r.stdout.endswith('installed')
+    """dpkg says `pkg` is installed; a dpkg-query failure says it is not."""
+    try:
+        r = subprocess.run(['dpkg-query', '-W', '-f=${Status}', pkg],
+                           capture_output=True, text=True)
+    except FileNotFoundError:
+        raise KitError('dpkg-query not found: the kit needs Debian 12 '
+                       '(bookworm) or a derivative', status=2)
+    return r.returncode == 0 and status_installed(r.stdout)
+
+
+def missing_tools(targets):
+    """(command, package) for each command a target runs that is not on
+    PATH."""
+    seen, out = set(), []
+    for t in targets:
+        for cmd, pkg in TOOLS.get(t, {}).items():
+            if cmd not in seen and not shutil.which(cmd):
+                out.append((cmd, pkg))
+            seen.add(cmd)
+    return out
+
+
+def check_tools(targets):
+    """Fail before any work, one line per command, if a command is gone."""
+    gone = missing_tools(targets)
+    if gone:
+        lines = [f'{c}: command not found on PATH (Debian package {p}; '
+                 f'apt-get install --reinstall {p})' for c, p in gone]
+        raise KitError('\n  '.join(['commands the build needs are missing:']
+                                   + lines), status=2)
 
 
 def lists_fresh():
-    lists = glob.glob('/var/lib/apt/lists/*_Packages')
-    return lists and time.time() - min(os.path.getmtime(p)
-                                       for p in lists) < 7 * 86400
+    """apt-get update ran in the last week.  The lists keep the archive's
+    Last-Modified time, so apt's own cache, rebuilt by every update, says
+    when it last ran."""
+    if not glob.glob('/var/lib/apt/lists/*_Packages'):
+        return False
+    try:
+        age = time.time() - os.path.getmtime('/var/cache/apt/pkgcache.bin')
+    except OSError:
+        return False
+    return age < 7 * 86400
 
 
-def ensure(targets, kvers):
-    """Install (as root) or name the packages `targets` need; `kvers` are
-    the linux-source versions of the run."""
+def wanted(targets, kvers, sources=None):
+    """The system packages `targets` need for linux-source `kvers`.
+
+    `sources` maps a version to where its linux-source comes from: versions
+    the system's own suites do not carry (7.2, 7.3) are fetched into the
+    cache by sources.py and never installed, so they are left out here.
+    """
     want = []
     for t in targets:
         for p in NEEDS[t]:
-            want += [p.format(kver=k) for k in kvers] if '{kver}' in p \
-                else [p]
+            if '{kver}' not in p:
+                want.append(p)
+                continue
+            want += [p.format(kver=k) for k in kvers
+                     if sources is None or sources(k) == 'system']
     if os.environ.get('KSRC'):
         want = [p for p in want if not p.startswith('linux-source-')]
-    missing = [p for p in dict.fromkeys(want) if not installed(p)]
-    if not missing:
-        return
-    line = 'apt-get install -y ' + ' '.join(missing)
-    if os.geteuid() != 0:
-        raise KitError(f'missing Debian packages: {" ".join(missing)}\n'
-                       f'  run as root: {line}', status=2)
-    if not lists_fresh():
-        log('apt-get update')
-        run(['apt-get', 'update', '-q'])
-    log(line)
-    run(['apt-get', 'install', '-y', '-q', '--no-install-recommends']
-        + missing)
+    return list(dict.fromkeys(want))
+
+
+def ensure(targets, kvers, sources=None):
+    """Install (as root) or name the packages `targets` need, then check
+    that the commands they give are there."""
+    missing = [p for p in wanted(targets, kvers, sources)
+               if not installed(p)]
+    if missing:
+        line = 'apt-get install -y ' + ' '.join(missing)
+        if os.geteuid() != 0:
+            raise KitError(f'missing Debian packages: {" ".join(missing)}\n'
+                           f'  run as root: {line}', status=2)
+        if not lists_fresh():
+            log('apt-get update')
+            run(['apt-get', 'update', '-q'])
+        log(line)
+        run(['apt-get', 'install', '-y', '-q', '--no-install-recommends']
+            + missing)
+        still = [p for p in missing if not installed(p)]
+        if still:
+            raise KitError(f'apt-get install reported success but dpkg does '
+                           f'not list as installed: {" ".join(still)}',
+                           status=2)
+    check_tools(targets)
 
 
 def run(cmd):

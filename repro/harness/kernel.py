@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from . import cache, sources
 from .util import (KIT_ROOT, KitError, Phase, cache_dir, digest, file_digest,
                    log, need_space, table_rows)
 
@@ -77,6 +78,7 @@ class Source:
             self._from_ksrc(os.path.abspath(ksrc))
         else:
             self._from_debian(kver or kvers()[0])
+        cache.use(self.path)
         self.version = make_kernelversion(self.path)
         self.series_ver = '.'.join(self.version.split('.')[:2])
 
@@ -90,14 +92,18 @@ class Source:
                            f'{", ".join(missing)}')
 
     def _from_debian(self, kver):
-        tarball = DEBIAN_TARBALL.format(ver=kver)
-        if not os.path.exists(tarball):
-            raise KitError(f'{tarball} not found: install it with '
-                           f'"apt-get install linux-source-{kver}" '
-                           f'(make deps does), or set KSRC=/path/to/linux')
-        pkgver = subprocess.run(
-            ['dpkg-query', '-W', '-f=${Version}', f'linux-source-{kver}'],
-            capture_output=True, text=True).stdout.strip() or 'unknown'
+        if sources.where(kver) == 'system':
+            tarball = DEBIAN_TARBALL.format(ver=kver)
+            if not os.path.exists(tarball):
+                raise KitError(f'{tarball} not found: install it with '
+                               f'"apt-get install linux-source-{kver}" '
+                               f'(make deps does), or set KSRC=/path/to/linux')
+            pkgver = subprocess.run(
+                ['dpkg-query', '-W', '-f=${Version}', f'linux-source-{kver}'],
+                capture_output=True, text=True).stdout.strip() or 'unknown'
+        else:
+            tarball, pkgver = sources.private_tarball(kver)
+        self.pkgver = pkgver
         self.id = f'debian-linux-source-{kver}_{pkgver}'
         self.path = os.path.join(cache_dir(), 'src', self.id)
         if os.path.exists(os.path.join(self.path, '.kit-ready')):
@@ -116,6 +122,7 @@ class Source:
 
     def _from_ksrc(self, ksrc):
         self.check_tree(ksrc, 'KSRC')
+        self.pkgver = None
         # The user's tree is never modified: it is mirrored into the cache
         # (rsync keeps mtimes, so an unchanged file is not rebuilt) and the
         # series is applied to the mirror.
@@ -295,11 +302,15 @@ def build(spec, src=None, jobs=None):
     key = f'{src.id}-{cdig}-{pdig}'
     kdir = os.path.join(cache_dir(), 'kernels', key)
     image = os.path.join(kdir, 'bzImage')
+    bdir = os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}')
+    # The build directory goes with the image: it is what makes the next
+    # change to a series an incremental build.
+    cache.use(kdir)
+    cache.use(bdir)
     if os.path.exists(image):
         log(f'{spec.name}: cached kernel {key}')
         return image, src.version
 
-    bdir = os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}')
     os.makedirs(bdir, exist_ok=True)
     need_space(cache_dir(), 2)
     # One tree, one build directory: serialise concurrent runs.
@@ -373,6 +384,7 @@ def uapi_headers(src):
     """The source's UAPI headers (make headers), for building selftests."""
     hdir = os.path.join(cache_dir(), 'headers', src.id)
     inc = os.path.join(hdir, 'usr', 'include')
+    cache.use(hdir)
     if os.path.exists(os.path.join(hdir, '.kit-ready')):
         return inc
     os.makedirs(hdir, exist_ok=True)
@@ -395,6 +407,7 @@ def w1_warnings(src, spec, files):
     frags = fragment_paths(spec.configs, src.series_ver)
     cdig = digest(ARCH, RECIPE, file_digest(frags))
     bdir = os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}-W1')
+    cache.use(bdir)
     os.makedirs(bdir, exist_ok=True)
     with open(os.path.join(src.path, '.kit-lock'), 'w') as lockf:
         fcntl.flock(lockf, fcntl.LOCK_EX)
@@ -435,6 +448,7 @@ def debian_image():
                        f'package: run apt-get update')
     pkg = m.group(1)
     pdir = os.path.join(cache_dir(), 'prebuilt', pkg)
+    cache.use(pdir)
     found = glob.glob(os.path.join(pdir, 'root', 'boot', 'vmlinuz-*'))
     if found:
         return found[0]
@@ -471,6 +485,7 @@ def export(src, series, paths):
     patches = src.series_files(series)
     pdig = file_digest(patches) if patches else 'stock'
     dest = os.path.join(cache_dir(), 'export', f'{src.id}-{pdig}')
+    cache.use(dest)
     if os.path.exists(os.path.join(dest, '.kit-ready')):
         return dest
     with open(os.path.join(src.path, '.kit-lock'), 'w') as lockf:

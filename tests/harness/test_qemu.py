@@ -21,6 +21,11 @@ class TestAnalyse(unittest.TestCase):
         self.assertEqual(a['status'], 'ok')
         self.assertEqual((a['init_at'], a['done_at']), (0.66, 0.74))
         self.assertEqual(a['splats'], [])
+        self.assertEqual(a['cpus'], 2)
+
+    def test_smp_describes_every_cpu(self):
+        # One core per socket: QEMU's MP table lists each (no ACPI here).
+        self.assertEqual(qemu.smp(4), '4,sockets=4,cores=1,threads=1')
 
     def test_oops_fails_even_when_run_completes(self):
         a = qemu.analyse(golden('oops.log'))
