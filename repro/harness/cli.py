@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 
 from . import (cache, clients, deps, initramfs, kernel, qemu, results, selftests,
                sources, variables)
@@ -88,14 +89,20 @@ def cmd_kernels(args):
 
 
 def finish(docs, models, outdir):
+    """Print the terminal table, keep the full-width one in table.txt."""
     text = results.table(docs, models)
     regressed = selftests.regressions(docs)
-    for test, label in regressed:
-        text += (f'\nREGRESSION: {test} passed on the stock kernel and '
-                 f'failed on {label}')
-    print(text)
-    with open(os.path.join(outdir, 'table.txt'), 'w') as f:
-        f.write(text + '\n')
+    notes = [f'REGRESSION: {test} passed on the stock kernel and failed on '
+             f'{label}' for test, label in regressed]
+    full = os.path.join(outdir, 'table.txt')
+    with open(full, 'w') as f:
+        f.write('\n'.join([text] + notes) + '\n')
+    width = results.term_width()
+    print(results.terminal_table(docs, models))
+    for n in notes:
+        print(textwrap.fill(n, width, subsequent_indent='    '))
+    print(textwrap.fill(f'Every fact of every kernel, side by side: {full}',
+                        width))
     results.save({'runs': docs}, os.path.join(outdir, 'summary.json'))
     timings = ', '.join(f'{n} {t:.1f}s' for n, t in Phase.timings)
     log(f'elapsed: {timings}')

@@ -21,7 +21,7 @@ NEEDS = {
     'build': ['gcc', 'make', 'libc6-dev', 'libcap-dev', 'python3', 'file'],
     'repro': ['bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'cpio',
               'busybox-static', 'qemu-system-x86', 'git', 'rsync',
-              'xz-utils', 'perl', 'binutils', 'linux-source-{kver}'],
+              'xz-utils', 'perl', 'binutils', 'ccache', 'linux-source-{kver}'],
     'htmldocs': ['python3-sphinx', 'python3-sphinx-rtd-theme', 'graphviz'],
 }
 
@@ -32,7 +32,7 @@ TOOLS = {
               'perl': 'perl', 'make': 'make', 'gcc': 'gcc', 'ld': 'binutils',
               'objcopy': 'binutils', 'xz': 'xz-utils', 'rsync': 'rsync',
               'git': 'git', 'qemu-system-x86_64': 'qemu-system-x86',
-              'busybox': 'busybox-static'},
+              'busybox': 'busybox-static', 'ccache': 'ccache'},
     'htmldocs': {'sphinx-build': 'python3-sphinx', 'dot': 'graphviz'},
 }
 
@@ -84,15 +84,15 @@ def check_tools(targets):
 
 def lists_fresh():
     """apt-get update ran in the last week.  The lists keep the archive's
-    Last-Modified time, so apt's own cache, rebuilt by every update, says
-    when it last ran."""
-    if not glob.glob('/var/lib/apt/lists/*_Packages'):
+    Last-Modified time, and some systems keep no pkgcache.bin; every update
+    works in lists/partial, whose time says when one last ran."""
+    lists = '/var/lib/apt/lists'
+    if not glob.glob(os.path.join(lists, '*_Packages*')):
         return False
-    try:
-        age = time.time() - os.path.getmtime('/var/cache/apt/pkgcache.bin')
-    except OSError:
-        return False
-    return age < 7 * 86400
+    times = [os.path.getmtime(p) for p in
+             (os.path.join(lists, 'partial'), '/var/cache/apt/pkgcache.bin')
+             if os.path.exists(p)]
+    return bool(times) and time.time() - max(times) < 7 * 86400
 
 
 def wanted(targets, kvers, sources=None):

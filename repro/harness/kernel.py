@@ -29,7 +29,7 @@ from .util import (KIT_ROOT, KitError, Phase, cache_dir, digest, file_digest,
 
 ARCH = 'x86_64'
 # Bump when the way a kernel is built changes, so cached images are not reused.
-RECIPE = 'kbuild-1 LOCALVERSION='
+RECIPE = 'kbuild-2 LOCALVERSION= ccache'
 KERNELS_TSV = os.path.join(KIT_ROOT, 'repro', 'kernels.tsv')
 CONFIG_DIR = os.path.join(KIT_ROOT, 'kernel-patch', 'config')
 PATCH_DIR = os.path.join(KIT_ROOT, 'kernel-patch')
@@ -38,6 +38,26 @@ DEFAULT_KVER = '6.1'
 GIT = ['git', '-c', 'user.name=shmem-rfc-kit',
        '-c', 'user.email=shmem-rfc-kit@localhost',
        '-c', 'core.excludesFile=/dev/null', '-c', 'advice.detachedHead=false']
+
+
+def patch_digest(patches):
+    """A series' key: what its patches change, not how they say it.
+
+    The commit messages carry measured numbers that are rewritten after
+    each snapshot; keying builds on them would rebuild kernels whose code
+    did not change.  From each patch, the diff (from its first "diff --git"
+    up to the signature git format-patch appends) is hashed.
+    """
+    if not patches:
+        return 'stock'
+    parts = []
+    for p in patches:
+        text = open(p, 'rb').read()
+        start = text.find(b'\ndiff --git ')
+        end = text.rfind(b'\n-- \n')
+        parts.append(text[start:end if end > start else None]
+                     if start >= 0 else text)
+    return digest(*parts)
 
 
 class KernelSpec:
@@ -179,7 +199,7 @@ class Source:
     def checkout(self, series):
         """Make the tree the base plus `series`; return the patch digest."""
         patches = self.series_files(series)
-        pdig = file_digest(patches) if patches else 'stock'
+        pdig = patch_digest(patches)
         branch = f'kit-{pdig}'
         if subprocess.run(GIT + ['rev-parse', '-q', '--verify', branch],
                           cwd=self.path, capture_output=True).returncode == 0:
@@ -216,7 +236,21 @@ def kbuild_env():
            if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES',
                         'O', 'KBUILD_OUTPUT')}
     env['LOCALVERSION'] = ''
+    env['CCACHE_DIR'] = os.path.join(cache_dir(), 'ccache')
+    env.setdefault('CCACHE_MAXSIZE', '20G')
     return env
+
+
+def kmake(src, bdir, *args):
+    """make for the kernel tree `src` into `bdir`.
+
+    Through ccache: stock and patched kernels share one tree and one build
+    directory, and a series that touches a header every file includes
+    (v2's mm_types.h) makes each switch between them rebuild the kernel;
+    the compiler's output for unchanged sources comes from the cache.
+    """
+    return ['make', '-C', src.path, f'O={bdir}', f'ARCH={ARCH}',
+            'CC=ccache gcc', 'HOSTCC=ccache gcc'] + list(args)
 
 
 def kvers():
@@ -274,12 +308,11 @@ def fragment_paths(names, ver):
 
 def configure(src, bdir, frags):
     """tinyconfig + fragments via merge_config.sh, then verify every option."""
-    mk = ['make', '-C', src.path, f'O={bdir}', f'ARCH={ARCH}']
-    run(mk + ['tinyconfig'], what='make tinyconfig')
+    run(kmake(src, bdir, 'tinyconfig'), what='make tinyconfig')
     run([os.path.join(src.path, 'scripts/kconfig/merge_config.sh'), '-m',
          '-O', bdir, os.path.join(bdir, '.config')] + frags,
         cwd=src.path, what='merge_config.sh')
-    run(mk + ['olddefconfig'], what='make olddefconfig')
+    run(kmake(src, bdir, 'olddefconfig'), what='make olddefconfig')
     want = {}
     for fr in frags:
         want.update(read_kconfig(fr))
@@ -297,8 +330,7 @@ def build(spec, src=None, jobs=None):
     src = src or Source()
     frags = fragment_paths(spec.configs, src.series_ver)
     cdig = digest(ARCH, RECIPE, file_digest(frags))
-    patches = src.series_files(spec.series)
-    pdig = file_digest(patches) if patches else 'stock'
+    pdig = patch_digest(src.series_files(spec.series))
     key = f'{src.id}-{cdig}-{pdig}'
     kdir = os.path.join(cache_dir(), 'kernels', key)
     image = os.path.join(kdir, 'bzImage')
@@ -339,8 +371,7 @@ def build(spec, src=None, jobs=None):
 
 def kbuild(src, bdir, logf, jobs, name):
     """Run Kbuild with a compact progress line; full log to a file."""
-    cmd = ['make', '-C', src.path, f'O={bdir}', f'ARCH={ARCH}', f'-j{jobs}',
-           'bzImage']
+    cmd = kmake(src, bdir, f'-j{jobs}', 'bzImage')
     expect = 0
     statf = os.path.join(bdir, '.kit-objects')
     if os.path.exists(statf):
@@ -421,9 +452,8 @@ def w1_warnings(src, spec, files):
             obj = os.path.join(bdir, f)
             if os.path.exists(obj):
                 os.unlink(obj)
-        r = subprocess.run(['make', '-C', src.path, f'O={bdir}',
-                            f'ARCH={ARCH}', 'W=1', f'-j{os.cpu_count()}']
-                           + files, capture_output=True, text=True,
+        r = subprocess.run(kmake(src, bdir, 'W=1', f'-j{os.cpu_count()}',
+                                 *files), capture_output=True, text=True,
                            env=kbuild_env())
     if r.returncode:
         raise KitError(f'W=1 build of {" ".join(files)} for {spec.name} '
@@ -482,8 +512,7 @@ def export(src, series, paths):
     which a series may extend): a copy under the cache, keyed by the
     series, so the shared tree's checkout never matters.
     """
-    patches = src.series_files(series)
-    pdig = file_digest(patches) if patches else 'stock'
+    pdig = patch_digest(src.series_files(series))
     dest = os.path.join(cache_dir(), 'export', f'{src.id}-{pdig}')
     cache.use(dest)
     if os.path.exists(os.path.join(dest, '.kit-ready')):

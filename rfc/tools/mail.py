@@ -177,7 +177,7 @@ def selftest_summary(snap, ks):
 def race_summary(snap):
     """What the race-window kernels show about patch 0001, from the data."""
     case = 'truncate-race-window/memfd'
-    ks = [k for k in ('race-0002-only', 'race-window') if k in snap.running()]
+    ks = [k for k in ('race-no-recheck', 'race-window') if k in snap.running()]
     if len(ks) < 2:
         return []
     got = {k: (kitdata.fact(snap.docs[k], case, 'mapped_beyond_eof'),

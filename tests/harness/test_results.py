@@ -5,14 +5,19 @@ Golden logs live in tests/golden/: runner output as the guest produces it,
 including a timeout, a signal and a guest that died mid-scenario.
 """
 
+import copy
+import json
 import os
 import tempfile
 import unittest
+from unittest import mock
 
 from repro.harness import ktap, results
 from repro.harness.models import Models
+from repro.harness.util import KIT_ROOT
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'golden')
+RESULTS = os.path.join(KIT_ROOT, 'rfc', 'results')
 
 PASS = """KTAP version 1
 1..2
@@ -164,6 +169,92 @@ class TestRealModels(unittest.TestCase):
         self.assertIn('proposed', m.names)
         for r in m.rows:
             self.assertRegex(r['case'], r'^[a-z0-9-]+/[a-z0-9-]+$')
+
+
+class TestTerminalTable(unittest.TestCase):
+    """The table `make repro` prints: judged snapshot documents of
+    rfc/results/, as the cover letter quotes them."""
+
+    KERNELS = ['stock', 'patched', 'naive', 'race-0002-only', 'race-window']
+
+    def setUp(self):
+        self.models = Models()
+        env = mock.patch.dict(os.environ)
+        env.start()
+        self.addCleanup(env.stop)
+        os.environ.pop('COLUMNS', None)
+
+    def doc(self, name):
+        with open(os.path.join(RESULTS, name + '.json')) as f:
+            return json.load(f)
+
+    def lines(self, names, width=None):
+        docs = [self.doc(n) for n in names]
+        return results.terminal_table(docs, self.models, width).split('\n')
+
+    def assertFits(self, lines, width):
+        wide = [l for l in lines if len(l) > width]
+        self.assertEqual(wide, [], f'lines wider than {width}')
+
+    def test_terminal_stock_patched_fits_120(self):
+        lines = self.lines(['stock', 'patched'])
+        self.assertFits(lines, 120)
+        row = next(l for l in lines
+                   if l.startswith('private-write-hole/memfd '))
+        self.assertIn('pc/w 1 -> 0', row)
+        self.assertEqual(row.split()[1:3], ['ok', 'ok'])
+
+    def test_terminal_five_kernels_fit_120(self):
+        lines = self.lines(self.KERNELS)
+        self.assertFits(lines, 120)
+        text = '\n'.join(lines)
+        for name in self.KERNELS:
+            self.assertIn(f'6.1.192-{name}: 6.1.192', text)
+        self.assertIn('SPLAT', text)
+
+    def test_terminal_width_80(self):
+        for names in (['stock', 'patched'], self.KERNELS,
+                      ['stock', 'host/results', 'naive']):
+            lines = self.lines(names, 80)
+            self.assertFits(lines, 80)
+            # One line per case, long names cut in the middle.
+            cases = self.models.cases({s['name'] for n in names
+                                       for s in self.doc(n)['scenarios']})
+            rows = [l.split()[0] for l in lines[1:]
+                    if l and not l.startswith(' ')][:len(cases)]
+            self.assertIn('...', ''.join(rows))
+            for row, case in zip(rows, cases):
+                head, _, tail = row.partition('...')
+                self.assertTrue(case.startswith(head) and
+                                case.endswith(tail), (row, case))
+
+    def test_terminal_honours_columns(self):
+        os.environ['COLUMNS'] = '100'
+        lines = self.lines(self.KERNELS)
+        self.assertFits(lines, 100)
+        self.assertGreater(max(map(len, lines)), 80)
+        os.environ['COLUMNS'] = 'wide'
+        self.assertEqual(self.lines(self.KERNELS),
+                         self.lines(self.KERNELS, 120))
+        self.assertFits(self.lines(['stock', 'patched'], 20), 60)
+
+    def test_terminal_mismatch_under_its_case(self):
+        stock, bad = self.doc('stock'), copy.deepcopy(self.doc('patched'))
+        case = next(c for s in bad['scenarios'] for c in s['cases']
+                    if s['name'] == 'private-write-hole'
+                    and c['name'] == 'memfd')
+        case['facts']['pc_per_write'] = '1.00'
+        results.judge(bad, Models())
+        self.assertEqual(bad['verdict'], 'FAIL')
+        lines = results.terminal_table([stock, bad], self.models).split('\n')
+        self.assertFits(lines, 120)
+        i = next(i for i, l in enumerate(lines)
+                 if l.startswith('private-write-hole/memfd '))
+        self.assertEqual(lines[i].split()[1:3], ['ok', 'DIFF'])
+        self.assertEqual(lines[i + 1], '    6.1.192-patched: pc_per_write '
+                         'expected 0, measured 1')
+        # Only the case that disagrees gets a line under it.
+        self.assertFalse(lines[i + 2].startswith(' '))
 
 
 if __name__ == '__main__':
