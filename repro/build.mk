@@ -38,7 +38,12 @@ REPRO_BENCH := fault-bench
 # their own that carries the client and the libraries it loads.
 REPRO_CLIENTS := qemu-private-backend
 
-REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS) $(REPRO_CLIENTS))
+# The one-file reproducer of repro/standalone/: libc only, built as a
+# reviewer would, with the kit's warnings as errors; static for the guest.
+REPRO_STANDALONE := $(O)/bin/shmem-private-hole
+
+REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS) $(REPRO_CLIENTS)) \
+	      $(REPRO_STANDALONE)
 REPRO_BENCH_BINS := $(addprefix $(O)/bin/,$(REPRO_BENCH))
 REPRO_LIB_OBJS := $(O)/obj/kit.o $(O)/obj/backend.o $(O)/obj/pagemap.o \
 		  $(O)/obj/memcg.o $(O)/obj/sigbus.o
@@ -58,12 +63,16 @@ $(addprefix $(O)/obj/,$(addsuffix .o,$(REPRO_BENCH))): \
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
+$(REPRO_STANDALONE): $(REPRO_SRC)/standalone/shmem-private-hole.c
+	@mkdir -p $(@D)
+	$(REPRO_CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
+
 $(O)/obj/test-kit.o: $(REPRO_TOP)/tests/lib/test-kit.c
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
-$(REPRO_BINS) $(REPRO_BENCH_BINS) $(REPRO_TEST_KIT): \
-		$(O)/bin/%: $(O)/obj/%.o $(REPRO_LIB_OBJS)
+$(filter-out $(REPRO_STANDALONE),$(REPRO_BINS)) $(REPRO_BENCH_BINS) \
+		$(REPRO_TEST_KIT): $(O)/bin/%: $(O)/obj/%.o $(REPRO_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CFLAGS) -o $@ $^ $(REPRO_LDLIBS)
 

@@ -33,7 +33,7 @@ def scenarios(bindir):
     only = os.environ.get('SCENARIOS', '').split()
     cl = os.path.join(bindir, 'clients.list')
     known = names + (open(cl).read().split() if os.path.exists(cl) else [])
-    unknown = [n for n in only if n not in known]
+    unknown = [n for n in only if n not in known + [results.STANDALONE]]
     if unknown:
         raise KitError(f'SCENARIOS: unknown {", ".join(unknown)}; '
                        f'built: {", ".join(known)}')
@@ -56,8 +56,16 @@ def client_entries(bindir):
 
 
 def scenario_entries(bindir, names):
-    return [{'mode': 'ktap', 'name': n, 'path': os.path.join(bindir, n),
-             'args': []} for n in names]
+    """The reproducers, then the standalone one (its one line is read as
+    facts, its exit status is its verdict)."""
+    entries = [{'mode': 'ktap', 'name': n, 'path': os.path.join(bindir, n),
+                'args': []} for n in names]
+    only = os.environ.get('SCENARIOS', '').split()
+    if not only or results.STANDALONE in only:
+        entries.append({'mode': 'exit', 'name': results.STANDALONE,
+                        'path': os.path.join(bindir, 'shmem-private-hole'),
+                        'args': []})
+    return entries
 
 
 def selftest_entries(src):

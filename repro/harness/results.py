@@ -2,6 +2,7 @@
 """One kernel's results: KTAP -> JSON with verdicts; many -> one table."""
 
 import datetime
+import re
 import json
 import os
 import platform
@@ -11,6 +12,11 @@ from . import ktap
 from .models import Models, same
 
 SELFTEST = 'selftest-'
+# The one-file reproducer a reviewer compiles (repro/standalone/): its one
+# line becomes the facts of case standalone/memfd, and its verdict must agree
+# with the kit's own measurement of the same thing.
+STANDALONE = 'standalone'
+STANDALONE_LINE = re.compile(r'shmem-private-hole: \S+: (.*)$')
 
 
 def machine():
@@ -51,6 +57,8 @@ def collect(label, kernel, model, ktap_text, scenarios, boot=None):
                                          'cases': [], 'diag': []}
         if s['name'] is None:
             s['name'] = name
+        if name == STANDALONE and s['status'] != 'missing':
+            s['cases'] = [standalone_case(s)]
         if name.startswith(SELFTEST) and not s['cases'] and \
                 s['status'] != 'missing':
             # A selftest's verdict is its exit status: one case, one fact,
@@ -60,6 +68,42 @@ def collect(label, kernel, model, ktap_text, scenarios, boot=None):
                                                        'ok'))}}]
         doc['scenarios'].append(s)
     return doc
+
+
+def standalone_case(s):
+    """The facts of the standalone reproducer's line, as one case."""
+    facts = {}
+    for d in s['diag']:
+        m = STANDALONE_LINE.search(d)
+        if m:
+            for kv in m.group(1).split():
+                k, _, v = kv.partition('=')
+                facts[k] = v
+    if facts.get('uffd'):
+        facts['missing'] = 'unavailable'
+    return {'name': 'memfd', 'diag': [],
+            'status': s['status'] if facts else 'not ok', 'facts': facts}
+
+
+def standalone_disagrees(doc):
+    """A line if the standalone reproducer's verdict differs from the
+    kit's private-write-hole/memfd measurement in the same run."""
+    cases = cases_of(doc)
+    one = cases.get(f'{STANDALONE}/memfd')
+    kit = cases.get('private-write-hole/memfd')
+    if not one or not kit or one['status'] != 'ok' or kit['status'] != 'ok':
+        return None
+    try:
+        kit_says = ('allocates' if float(kit['facts']['pc_per_write']) >= 0.5
+                    else 'cow-only')
+    except (KeyError, ValueError):
+        return None
+    got = one['facts'].get('verdict')
+    if got != kit_says:
+        return (f'{STANDALONE}/memfd: verdict={got}, but the kit measured '
+                f'pc_per_write={kit["facts"]["pc_per_write"]} '
+                f'({kit_says})')
+    return None
 
 
 def cases_of(doc):
@@ -86,6 +130,9 @@ def judge(doc, models):
             failed += [f'{s["name"]}/{c["name"] or "?"}' for c in bad]
         elif s['status'] in ('not ok', 'missing'):
             failed.append(s['name'])
+    why = standalone_disagrees(doc)
+    if why:
+        failed.append(why)
     doc['failed'] = failed
     boot_ok = doc['boot'] is None or doc['boot']['status'] == 'ok'
     if doc.get('outcome') == 'splats':

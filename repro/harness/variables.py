@@ -59,7 +59,7 @@ def known_scenarios():
 
 
 def scenarios(value):
-    known = known_scenarios()
+    known = known_scenarios() + ['standalone']
     unknown = [n for n in words(value) if n not in known]
     if unknown:
         raise Bad(f'unknown {" ".join(unknown)}')

@@ -288,3 +288,43 @@ class TestSelftests(unittest.TestCase):
         names = [t['name'] for t in selftests.load()]
         self.assertIn('selftest-uffd-shmem', names)
         self.assertEqual(len(names), len(set(names)))
+
+
+class TestStandalone(unittest.TestCase):
+    """The one-file reproducer's line is read as facts, and a verdict that
+    disagrees with the kit's own measurement fails the kernel."""
+
+    LINE = ('shmem-private-hole: 7.3.0-rc7: pc_per_store=1.00 file_zero=yes '
+            'missing=delivered verdict=allocates')
+
+    def ktap(self, line, pc_per_write):
+        return '\n'.join([
+            'KTAP version 1', '1..2',
+            '    KTAP version 1', '    1..1',
+            f'    # fact: pc_per_write={pc_per_write}', '    ok 1 memfd',
+            'ok 1 private-write-hole',
+            f'# {line}', 'ok 2 standalone', ''])
+
+    def test_line_becomes_facts(self):
+        doc = results.collect('k', '7.3', None, self.ktap(self.LINE, 1),
+                              ['private-write-hole', 'standalone'])
+        facts = results.cases_of(doc)['standalone/memfd']['facts']
+        self.assertEqual(facts['verdict'], 'allocates')
+        self.assertEqual(facts['pc_per_store'], '1.00')
+        self.assertEqual(facts['missing'], 'delivered')
+        self.assertIsNone(results.standalone_disagrees(doc))
+
+    def test_disagreement_fails(self):
+        doc = results.collect('k', '7.3', None, self.ktap(self.LINE, 0),
+                              ['private-write-hole', 'standalone'])
+        results.judge(doc, Models())
+        self.assertTrue(any(f.startswith('standalone/memfd: verdict=allocates')
+                            for f in doc['failed']), doc['failed'])
+        self.assertEqual(doc['verdict'], 'FAIL')
+
+    def test_uffd_unavailable_is_a_fact(self):
+        line = self.LINE.replace('missing=delivered', 'uffd=unavailable(EPERM)')
+        doc = results.collect('k', '7.3', None, self.ktap(line, 1),
+                              ['private-write-hole', 'standalone'])
+        facts = results.cases_of(doc)['standalone/memfd']['facts']
+        self.assertEqual(facts['missing'], 'unavailable')
