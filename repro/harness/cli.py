@@ -180,8 +180,11 @@ def run_source(src, specs, names, models, args, outdir):
     with Phase('accelerator'):
         acc = qemu.accel(images[0][0], initrd)
     def one(spec, image, version):
-        kdir = os.path.join(outdir, f'{src.series_ver}-{spec.name}'
-                            if len(kernel.kvers()) > 1 else spec.name)
+        spec = kernel.KernelSpec(spec.name, spec.series, spec.configs,
+                                 src.model_of(spec) or '-', spec.outcome)
+        # Version first, so that runs of several KVER= keep each other's
+        # results: build/results/7.3-stock, build/results/6.1-stock.
+        kdir = os.path.join(outdir, f'{src.series_ver}-{spec.name}')
         if spec.outcome == 'splats':
             doc = run_crashing(spec, image, version, entries, acc, args, kdir)
         else:
@@ -189,6 +192,7 @@ def run_source(src, specs, names, models, args, outdir):
                                    extra, client_initrd, acc, args, kdir)
         doc['image'] = image
         doc['outcome'] = spec.outcome
+        doc['source'] = src.describe()
         results.judge(doc, models)
         results.save(doc, os.path.join(kdir, 'results.json'))
         return doc

@@ -196,6 +196,33 @@ class Source:
                     files.append(p)
         return files
 
+    def describe(self):
+        """Where the source came from, for every table and the RFC."""
+        if self.pkgver:
+            return {'package': f'linux-source-{self.series_ver}',
+                    'version': self.pkgver, 'id': self.id}
+        return {'package': None, 'version': None, 'id': self.id}
+
+    def series_model(self, series):
+        """The model a series declares ("# model: NAME" in its series
+        file), or None: v1 of the series keeps the double allocation for
+        userfaultfd MINOR VMAs, so the 6.1 and 6.12 series are judged
+        against model v1 though their kernels.tsv row says proposed."""
+        if series == '-':
+            return None
+        sfile = os.path.join(PATCH_DIR, series.format(ver=self.series_ver))
+        if not os.path.exists(sfile):
+            return None
+        with open(sfile) as f:
+            for line in f:
+                m = re.match(r'^#\s*model:\s*(\S+)', line)
+                if m:
+                    return m.group(1)
+        return None
+
+    def model_of(self, spec):
+        return self.series_model(spec.series) or spec.model
+
     def checkout(self, series):
         """Make the tree the base plus `series`; return the patch digest."""
         patches = self.series_files(series)

@@ -213,8 +213,8 @@ def table(docs, models):
     out.append('')
     for d in docs:
         b = d['boot'] or {}
-        where = (f'{b.get("accel", "?")} boot {b.get("seconds", "?")} s, '
-                 f'{b.get("status")}') if d['boot'] else 'host'
+        where = (f'{b.get("accel", "?")} boot {b.get("seconds", "?")} s'
+                 f'{cpus_of(d)}, {b.get("status")}') if d['boot'] else 'host'
         want = f'model {d["model"]}: ' if d['model'] else ''
         if d.get('outcome') == 'splats':
             out.append(f'{d["label"]}: {d["kernel"]}, one boot per '
@@ -225,7 +225,8 @@ def table(docs, models):
                         else f'no splat, {s["status"]}')
                 out.append(f'    {s["name"]}: {what}')
             continue
-        out.append(f'{d["label"]}: {d["kernel"]}, {where}; {want}'
+        out.append(f'{d["label"]}: {d["kernel"]}{where_from(d)}, {where}; '
+                   f'{want}'
                    f'{d["verdict"]}; matches: '
                    f'{", ".join(d["matches"]) or "no model"}')
         gone = []
@@ -496,6 +497,19 @@ def selftest_lines(docs, names, width):
     return out
 
 
+def where_from(d):
+    """'Debian linux-source-7.3 7.3~rc7-1~exp1' for a kernel the kit built,
+    '' for one it did not."""
+    src = d.get('source') or {}
+    return (f' (Debian {src["package"]} {src["version"]})'
+            if src.get('version') else '')
+
+
+def cpus_of(d):
+    b = d['boot'] or {}
+    return f', {b["cpus_online"]} CPUs' if b.get('cpus_online') else ''
+
+
 def summary_lines(d, num, shown, width):
     """What table() says of a kernel under its table, fitted to `width`;
     the facts it got wrong, and its failed cases among those `shown`, are
@@ -515,10 +529,11 @@ def summary_lines(d, num, shown, width):
             out += wrap(what, width, '    ', '  ')
             out += wrap(f'in {", ".join(where)}', width, '      ', '   ')
         return out
-    where = (f'{b.get("accel", "?")} boot {b.get("seconds", "?")} s, '
-             f'{b.get("status")}') if d['boot'] else 'host'
+    where = (f'{b.get("accel", "?")} boot {b.get("seconds", "?")} s'
+             f'{cpus_of(d)}, {b.get("status")}') if d['boot'] else 'host'
     want = f'model {d["model"]}: ' if d['model'] else ''
-    out = wrap(f'{pre}{d["label"]}: {d["kernel"]}, {where}; {want}'
+    out = wrap(f'{pre}{d["label"]}: {d["kernel"]}{where_from(d)}, {where}; '
+               f'{want}'
                f'{d["verdict"]}; matches: '
                f'{", ".join(d["matches"]) or "no model"}', width)
     if d['diffs']:
