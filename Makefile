@@ -21,7 +21,7 @@
 #                   KIT_CACHE_KEEP (3) runs did not use, printing each
 #
 # Variables: KERNELS="stock patched" (rows of repro/kernels.tsv), KSRC=,
-# KVER=6.1, KIT_CACHE=~/.cache/shmem-rfc-kit, TIMEOUT=300 (per guest),
+# KVER=7.3, KIT_CACHE=~/.cache/shmem-rfc-kit, TIMEOUT=300 (per guest),
 # SCENARIO_TIMEOUT=60 (per reproducer), ACCEL=kvm|tcg, O=build.
 
 O ?= build

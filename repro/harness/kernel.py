@@ -34,7 +34,7 @@ KERNELS_TSV = os.path.join(KIT_ROOT, 'repro', 'kernels.tsv')
 CONFIG_DIR = os.path.join(KIT_ROOT, 'kernel-patch', 'config')
 PATCH_DIR = os.path.join(KIT_ROOT, 'kernel-patch')
 DEBIAN_TARBALL = '/usr/src/linux-source-{ver}.tar.xz'
-DEFAULT_KVER = '6.1'
+DEFAULT_KVER = '7.3'
 GIT = ['git', '-c', 'user.name=shmem-rfc-kit',
        '-c', 'user.email=shmem-rfc-kit@localhost',
        '-c', 'core.excludesFile=/dev/null', '-c', 'advice.detachedHead=false']

@@ -121,14 +121,17 @@ def save(doc, path):
 
 
 def snapshot_kernels(results, snap_dir):
-    """Which kernels to snapshot: $KERNELS, else those the snapshot has,
-    else those of the last run (summary.json)."""
-    if os.environ.get('KERNELS'):
-        return os.environ['KERNELS'].split()
+    """Which kernels to snapshot: $SNAPSHOT_KERNELS (result directory names
+    such as 7.3-stock), else those the snapshot has, else every kernel the
+    build has results for."""
+    if os.environ.get('SNAPSHOT_KERNELS'):
+        return os.environ['SNAPSHOT_KERNELS'].split()
     index = os.path.join(snap_dir, 'index.json')
     if os.path.exists(index):
         return json.load(open(index))['kernels']
-    return run_kernels(results)
+    return sorted(os.path.basename(os.path.dirname(p)) for p in
+                  glob.glob(os.path.join(results, '*', 'results.json'))
+                  if os.path.basename(os.path.dirname(p)) != 'host')
 
 
 def snapshot(out_dir, snap_dir=SNAPSHOT):
@@ -147,13 +150,12 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
             glob.glob(os.path.join(snap_dir, 'host', '*.json')):
         if os.path.basename(old) != BENCH:
             os.unlink(old)
-    source = None
+    sources = {}
     for k in kernels:
         doc = json.load(open(os.path.join(results, k, 'results.json')))
-        if doc.get('image'):
-            # <source id>-<config digest>-<patch digest>/bzImage
-            source = re.sub(r'-[0-9a-f]{16}-[^-/]+/bzImage$', '',
-                            strip_paths(doc['image'], subs))
+        src = doc.get('source') or {}
+        if src.get('version'):
+            sources[src['package']] = src['version']
         save(strip_paths(doc, subs), os.path.join(snap_dir, k + '.json'))
     host = []
     for p in sorted(glob.glob(os.path.join(results, 'host', 'results*.json')),
@@ -162,7 +164,7 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
         save(strip_paths(json.load(open(p)), subs),
              os.path.join(snap_dir, 'host', name))
         host.append(name[:-len('.json')])
-    save({'kernels': kernels, 'host': host, 'source': source},
+    save({'kernels': kernels, 'host': host, 'sources': sources},
          os.path.join(snap_dir, 'index.json'))
     # make bench is a run of its own: without one in the build, the
     # snapshot keeps the one it has.
@@ -369,19 +371,29 @@ def judged(doc, models):
     return out
 
 
-def compare(out_dir, snap_dir=SNAPSHOT):
-    """Differences between the run in out_dir and the snapshot, as lines."""
+def compare(out_dir, snap_dir=SNAPSHOT, require=None):
+    """Differences between the run in out_dir and the snapshot, as lines.
+
+    Every kernel of the snapshot that the build has results for is
+    compared; those of `require` (default: all of the snapshot) must be
+    there.  The snapshot holds runs make check does not repeat (debug and
+    distro kernels, other architectures): they are compared whenever a
+    build has them.
+    """
     results = os.path.join(os.path.abspath(out_dir), 'results')
     snap = Snapshot(snap_dir)
     models = snap.models
     problems = []
+    compared = []
     for k in snap.kernels:
         path = os.path.join(results, k, 'results.json')
         if not os.path.exists(path):
-            problems.append(f'{k}: in the snapshot but not in the run '
-                            f'({os.path.relpath(path, KIT_ROOT)} missing; '
-                            f'make repro KERNELS="... {k}")')
+            if require is None or k in require:
+                problems.append(f'{k}: in the snapshot but not in the run '
+                                f'({os.path.relpath(path, KIT_ROOT)} '
+                                f'missing)')
             continue
+        compared.append(k)
         run = json.load(open(path))
         want = judged(snap.docs[k], models)
         got = judged(run, models)
@@ -398,4 +410,4 @@ def compare(out_dir, snap_dir=SNAPSHOT):
                 problems.append(f'{k}: {key}: snapshot {want[key]}, '
                                 f'run {got[key]}')
     problems += compare_bench(results, snap)
-    return snap.kernels, problems
+    return compared, problems

@@ -3,10 +3,13 @@
 """The RFC's results snapshot (rfc/results/): make it, or check a run.
 
   snapshot.py make [O]     copy the last run's results into rfc/results/
-  snapshot.py compare [O]  compare the run in O with rfc/results/: exit 1
+  snapshot.py compare [O] [--require K,K]
+                           compare the run in O with rfc/results/: exit 1
                            and name every fact that differs (and, if O has
                            a make bench run, its pages per fault and
-                           capacity)
+                           capacity); the kernels of --require must be in
+                           the run, the snapshot's others are compared if
+                           they are
 
 O is the build directory (default $O, else build/).  See rfc/_ext/kitdata.py
 for what is copied and what is compared.
@@ -22,6 +25,11 @@ import kitdata  # noqa: E402
 
 
 def main(argv):
+    require = None
+    if '--require' in argv:
+        i = argv.index('--require')
+        require = argv[i + 1].split(',')
+        argv = argv[:i] + argv[i + 2:]
     if len(argv) < 2 or argv[1] not in ('make', 'compare'):
         print(__doc__.strip(), file=sys.stderr)
         return 2
@@ -35,7 +43,7 @@ def main(argv):
               + (f'; bench {" ".join(bench)}' if bench else
                  '; no bench run in the build (bench.json kept as it was)'))
         return 0
-    kernels, problems = kitdata.compare(out)
+    kernels, problems = kitdata.compare(out, require=require)
     for p in problems:
         print(p)
     if problems:
