@@ -1,336 +1,223 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Write the RFC as a mail thread: cover letter plus the series, one mbox.
+"""Write the RFC as a mail thread, with git's and the kernel's own tools.
 
   mail.py [OUT]      default $O/rfc-mail.mbox ($O defaults to build/)
 
-The cover letter, "[RFC PATCH 0/N]", is plain text: the summary, the
-results as a fixed-width table generated from the results snapshot
-(rfc/results/), the open questions of rfc/hazards.rst, a shortlog and a
-diffstat.  The patches of kernel-patch/v6.1/series follow, their subjects
-renumbered "[RFC PATCH k/N]" and threaded to the cover letter with
-In-Reply-To and References, ready for
+1. The cover letter is rfc/cover.rst rendered by Sphinx's text builder:
+   the HTML RFC opens with the same file, so the two never disagree, and
+   its figures come from the results snapshot (rfc/results/).
+2. The series of kernel-patch/v<KVER>/series is applied with git am to a
+   throw-away worktree of the kernel source the kit unpacked, with the
+   committed patches' neutral identity replaced by yours (git config
+   user.name and user.email): author and Signed-off-by.  git am
+   --ignore-date dates each patch now, after the run it reports.
+3. git format-patch --cover-letter --thread=shallow writes the thread, To
+   and Cc from that tree's scripts/get_maintainer.pl plus the people of
+   the 2022 thread; the cover letter's placeholders are replaced by the
+   rendered text, and it ends with the base and the Link: lines.
 
-	git send-email --to=linux-mm@kvack.org build/rfc-mail.mbox
+The result is ready for
 
-The cover letter's lines are at most 80 columns (tests/check_rfc_mail.py
-checks it).
+	git send-email build/rfc-mail.mbox
+
+tests/check_rfc_mail.py checks it (git am, checkpatch, length, columns).
 """
 
 import email.utils
-import hashlib
+import glob
 import os
-import re
+import shutil
 import subprocess
 import sys
-import textwrap
+import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), '_ext'))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
-import kitdata  # noqa: E402
-from kitdata import fmt  # noqa: E402
+from repro.harness import kernel  # noqa: E402
 
-ROOT = kitdata.KIT_ROOT
-SERIES = os.path.join(ROOT, 'kernel-patch', 'v6.1', 'series')
-HAZARDS = os.path.join(ROOT, 'rfc', 'hazards.rst')
-WIDTH = 72
-MAX = 80
+# The identity the committed patches carry; the export replaces it.
+KIT_NAME = 'shmem-rfc-kit'
+KIT_EMAIL = 'shmem-rfc-kit@users.noreply.example'
 SUBJECT = ('mm/shmem: allocate only the COW page for a private write fault '
            'over a hole')
+# The 2022 thread: its participants are copied, its archive linked.
+THREAD = [
+    'Matthew Wilcox <willy@infradead.org>',
+    'David Hildenbrand <david@kernel.org>',
+    'Peter Xu <peterx@redhat.com>',
+]
+LINKS = [
+    'https://lore.kernel.org/linux-mm/'
+    '4e1f4fb4-559e-2be3-c091-40ce0130b6c3@redhat.com/',
+    'https://github.com/cloud-hypervisor/cloud-hypervisor/issues/4805',
+    'https://github.com/cloud-hypervisor/cloud-hypervisor/pull/8246',
+]
+# get_maintainer.pl's lists go to Cc; these maintainers get the To:.
+TO_FIRST = ('akpm@linux-foundation.org', 'hughd@google.com')
+COVER = os.path.join(ROOT, 'rfc', 'cover.rst')
 
 
-def series_files():
+class MailError(Exception):
+    pass
+
+
+def git(cwd, *args, env=None):
+    r = subprocess.run(['git', '-c', 'core.excludesFile=/dev/null',
+                        '-c', 'advice.detachedHead=false'] + list(args),
+                       cwd=cwd, capture_output=True, text=True,
+                       env=dict(os.environ, **(env or {})))
+    if r.returncode:
+        raise MailError(f'git {" ".join(args)} failed in {cwd}:\n'
+                        f'{(r.stdout + r.stderr).strip()[-1500:]}')
+    return r.stdout.strip()
+
+
+def identity():
+    """(name, email) from git config, or an error that says how to set it."""
+    def get(key):
+        r = subprocess.run(['git', 'config', key], cwd=ROOT,
+                           capture_output=True, text=True)
+        return r.stdout.strip()
+    name, mail = get('user.name'), get('user.email')
+    if not name or not mail:
+        raise MailError('git config user.name and user.email must name the '
+                        'sender: the mail is signed off and sent as you.  '
+                        'Set them: git config --global user.name "Your Name"'
+                        '; git config --global user.email you@example.org')
+    return name, mail
+
+
+def series_files(kver=None):
+    kver = kver or kernel.DEFAULT_KVER
+    sfile = os.path.join(ROOT, 'kernel-patch', f'v{kver}', 'series')
     out = []
-    for line in open(SERIES):
+    for line in open(sfile):
         line = line.split('#', 1)[0].strip()
         if line:
-            out.append(os.path.join(os.path.dirname(SERIES), line))
+            out.append(os.path.join(os.path.dirname(sfile), line))
     return out
 
 
-def split_patch(text):
-    """(from_line, headers as [(name, value)], body) of a format-patch file."""
-    first, rest = text.split('\n', 1)
-    if not first.startswith('From '):
-        raise SystemExit('not a git format-patch file: ' + first[:60])
-    head, body = rest.split('\n\n', 1)
-    headers = []
-    for line in head.split('\n'):
-        if line[:1] in (' ', '\t') and headers:
-            headers[-1] = (headers[-1][0], headers[-1][1] + ' ' + line.strip())
-        else:
-            name, _, value = line.partition(':')
-            headers.append((name, value.strip()))
-    return first, headers, body
+def as_user(text, name, mail):
+    """A committed patch with the kit's identity replaced by the user's."""
+    kit = f'{KIT_NAME} <{KIT_EMAIL}>'
+    user = email.utils.formataddr((name, mail))
+    return text.replace(f'From: {kit}', f'From: {user}').replace(
+        f'Signed-off-by: {kit}', f'Signed-off-by: {user}')
 
 
-def header(headers, name):
-    return next((v for n, v in headers if n.lower() == name.lower()), None)
-
-
-def fold(name, value):
-    """A header line folded at spaces to stay within 78 columns."""
-    words = value.split(' ')
-    lines, cur = [], f'{name}: {words[0]}'
-    for w in words[1:]:
-        if len(cur) + 1 + len(w) > 78:
-            lines.append(cur)
-            cur = ' ' + w
-        else:
-            cur += ' ' + w
-    lines.append(cur)
-    return '\n'.join(lines)
-
-
-def wrap(text):
-    return textwrap.fill(' '.join(text.split()), WIDTH)
-
-
-def plain(rst):
-    """Inline reStructuredText to plain text."""
-    rst = re.sub(r':doc:`([^`<]*?)\s*<[^>]*>`', r'\1', rst)
-    rst = re.sub(r':doc:`/?(?:rfc/)?([^`]*)`', r'"\1" of the RFC', rst)
-    rst = re.sub(r':\w+:`([^`]*)`', r'\1', rst)
-    rst = rst.replace('``', '')
-    rst = re.sub(r'\*([^*\s][^*]*)\*', r'\1', rst)
-    return rst
-
-
-def open_questions():
-    """The numbered questions of rfc/hazards.rst, as plain text."""
-    text = open(HAZARDS).read()
-    sec = text[text.index('Open questions for LSF/MM'):]
-    out = []
-    for m in re.finditer(r'^(Q\d+)\. (.+)\n((?:   .*\n|\n(?=   ))+)', sec,
-                         re.M):
-        num, title, body = m.groups()
-        para = plain(body)
-        title = plain(title).rstrip()
-        title += '' if title.endswith(('?', '.')) else '.'
-        out.append(textwrap.fill(f'{num}. {title}  ' +
-                                 ' '.join(para.split()), WIDTH,
-                                 subsequent_indent='    '))
-    if not out:
-        raise SystemExit(f'{HAZARDS}: no open questions found')
-    return out
-
-
-def results_table(snap):
-    """The facts that differ between stock and patched, by scenario.
-
-    The snapshot's other kernels (debug-only race kernels) are summed up in
-    prose by race_summary(): a column each would not fit 80 columns.
-    """
-    ks = [k for k in ('stock', 'patched') if k in snap.running()] or \
-        snap.running()
-    models = snap.models
-    rows, same_n, cases = [], 0, set()
-    for r in models.rows:
-        vals = [kitdata.fact(snap.docs[k], r['case'], r['fact']) for k in ks]
-        if all(v in ('missing',) for v in vals):
-            continue
-        cases.add(r['case'])
-        if len({fmt(v) for v in vals}) == 1:
-            same_n += 1
-            continue
-        rows.append((r['case'], r['fact'], [fmt(v) for v in vals]))
-    head = ['case', 'fact'] + ks
-    body, last = [], None
-    for case, fact_, vals in rows:
-        scen, c = case.split('/', 1)
-        if scen != last:
-            body.append([scen + '/', '', *([''] * len(ks))])
-            last = scen
-        body.append(['  ' + c, fact_, *vals])
-    widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
-    lines = []
-    for r in [head] + body:
-        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])] + \
-            [v.rjust(max(widths[i + 2], 5)) for i, v in enumerate(r[2:])]
-        lines.append(('  ' + '  '.join(cells)).rstrip())
-    return lines, same_n, len(cases), ks
-
-
-def selftest_summary(snap, ks):
-    """How the kernel's own selftests compare across the kernels."""
-    st = {}
-    for k in ks:
-        for sc in snap.docs[k]['scenarios']:
-            if sc['name'].startswith(kitdata.SELFTEST):
-                st.setdefault(sc['name'], {})[k] = sc['status']
-    if not st:
-        return 'The kernel\'s own selftests were not run.'
-    same = [n for n, v in st.items() if len(set(v.values())) == 1
-            and len(v) == len(ks)]
-    ok = [n for n in same if st[n][ks[0]] == 'ok']
-    text = (f'Of the 6.1 tree\'s {len(st)} mm selftests the kit runs, '
-            f'{len(same)} give the same result on both kernels '
-            f'({len(ok)} pass)')
-    differ = sorted(set(st) - set(same))
-    if differ:
-        text += '; they differ on ' + ', '.join(
-            n[len(kitdata.SELFTEST):] for n in differ)
-    return text + '.'
-
-
-def race_summary(snap):
-    """What the race-window kernels show about patch 0001, from the data."""
-    case = 'truncate-race-window/memfd'
-    ks = [k for k in ('race-no-recheck', 'race-window') if k in snap.running()]
-    if len(ks) < 2:
-        return []
-    got = {k: (kitdata.fact(snap.docs[k], case, 'mapped_beyond_eof'),
-               kitdata.fact(snap.docs[k], case, 'store_sigbus')) for k in ks}
-    return [wrap(
-        f'Why 0001: with a debug-only 300 ms delay before finish_fault() in '
-        f'the hole path, a truncation lands inside the fault.  With 0002 '
-        f'alone (kernel race-0002-only) mapped_beyond_eof is '
-        f'{fmt(got[ks[0]][0])}: the page stays mapped beyond EOF after '
-        f'ftruncate() returned.  With 0001 as well (race-window) it is '
-        f'{fmt(got[ks[1]][0])}, and store_sigbus is {fmt(got[ks[1]][1])}.')]
-
-
-def crash_summary(snap):
-    out = []
-    for k in snap.kernels:
-        d = snap.docs[k]
-        if d.get('outcome') != 'splats':
-            continue
-        crashed = [s for s in d['scenarios'] if s.get('splat')]
-        where = sorted({re.sub(r'^RIP: \S+:', '', s.get('rip') or '?')
-                        .split('+')[0] for s in crashed})
-        out.append(wrap(
-            f'{d["label"]}, the literal SGP_READ switch of the thread, '
-            f'booted once per reproducer: {len(crashed)} of '
-            f'{len(d["scenarios"])} reproducers oops ("{crashed[0]["splat"]}" '
-            f'in {", ".join(where)}); every one that stores privately over '
-            f'a hole, uffd-missing included.' if crashed else
-            f'{d["label"]}: no reproducer crashed.'))
-    return out
-
-
-def cover(snap, patches, date, msgid):
-    d0 = snap.docs[snap.kernels[0]]
-    m = d0['machine']
-    lines, same_n, ncases, ks = results_table(snap)
-    labels = ', '.join(snap.docs[k]['label'] for k in ks)
-    accel = (d0.get('boot') or {}).get('accel', '?')
-    p = []
-    p.append(wrap(
-        'A store through a MAP_PRIVATE mapping of a shmem, tmpfs or memfd '
-        'file to an offset with no page-cache page allocates two pages: '
-        'shmem_fault() with SGP_CACHE allocates, zeroes and inserts a '
-        'page-cache page, and do_cow_fault() copies it into the COW page. '
-        'The page-cache page is never mapped by the mapping that caused '
-        'it, stays in the file, and is charged to the task\'s memory '
-        'cgroup.  Virtual machine monitors that map guest memory privately '
-        'from a memfd hit it (Cloud Hypervisor issue #4805, PR #8246).'))
-    p.append(wrap(
-        'This series follows Matthew Wilcox\'s suggestion in "Avoiding '
-        'allocation of unused shmem page" (linux-mm, October 2022) and '
-        'answers the objections raised there: a private write fault over '
-        'a hole looks the page cache up with SGP_READ and, on a hole, '
-        'zeroes and maps the COW page itself, as fs/dax.c does '
-        '(patch 2); finish_fault() rechecks i_size under the PTE lock for '
-        'such a page, as mfill_atomic_install_pte() does (patch 1).  VMAs '
-        'registered for userfaultfd MISSING or MINOR keep SGP_CACHE, so '
-        'MISSING events are not lost.'))
-    p.append(wrap(
-        f'Results of the kit\'s reproducers, run on {d0["date"]} in QEMU '
-        f'({accel}) on {m["cpu"]}, {m["cpus"]} CPUs, for {labels}.  Facts '
-        f'that differ between the kernels:'))
-    table = '\n'.join(lines)
-    p.append(table)
-    p.append(wrap(
-        f'{same_n} other facts of the {ncases} cases are identical on both '
-        f'kernels: userfaultfd MISSING, MINOR and WP delivery, UFFDIO_COPY '
-        f'isolation, what private and shared mappings read, fork().  '
-        + selftest_summary(snap, ks)))
-    p.extend(race_summary(snap))
-    p.extend(crash_summary(snap))
-    p.append(wrap(
-        'The RFC behind this cover letter (a ledger of the thread\'s '
-        'claims against measurements, the rules the series keeps, the '
-        'hazards and how the series answers each) and the reproducers '
-        'come with the series as a kit: "make repro" builds both kernels, '
-        'boots them and prints the table above.'))
-    p.append('Open questions, for LSF/MM:')
-    p.append('\n\n'.join(open_questions()))
-    shortlog = [f'  {s}' for s in (plain_subject(h) for _, h, _ in patches)]
-    author = header(patches[0][1], 'From')
-    name = email.utils.parseaddr(author)[0] or author
-    p.append(f'{name} ({len(patches)}):\n' + '\n'.join(
-        textwrap.fill(s.strip(), WIDTH, initial_indent='  ',
-                      subsequent_indent='    ') for s in shortlog))
-    p.append(diffstat())
-    body = '\n\n'.join(p) + '\n\n-- \n' + snap.index.get('source', '') + '\n'
-    hdr = [f'From 0000000000000000000000000000000000000000 Mon Sep 17 '
-           f'00:00:00 2001',
-           f'From: {author}',
-           f'Date: {date}',
-           fold('Subject', f'[RFC PATCH 0/{len(patches)}] {SUBJECT}'),
-           f'Message-Id: {msgid(0)}',
-           'MIME-Version: 1.0',
-           'Content-Type: text/plain; charset=UTF-8',
-           'Content-Transfer-Encoding: 8bit']
-    return '\n'.join(hdr) + '\n\n' + body
-
-
-def plain_subject(headers):
-    return re.sub(r'^\[[^]]*\]\s*', '', header(headers, 'Subject'))
-
-
-def diffstat():
-    """One diffstat for the whole series, as git format-patch prints it."""
-    text = ''.join(open(f).read() for f in series_files())
-    r = subprocess.run(['git', 'apply', '--stat', '-'], input=text,
-                       capture_output=True, text=True, cwd='/')
+def render_cover(tmp):
+    """rfc/cover.rst as plain text, through Sphinx's text builder."""
+    if not shutil.which('sphinx-build'):
+        raise MailError('sphinx-build not found: make rfc-mail renders the '
+                        'cover letter with Sphinx (make deps htmldocs '
+                        'installs it)')
+    out = os.path.join(tmp, 'text')
+    r = subprocess.run(['sphinx-build', '-q', '-b', 'text', '-W', ROOT, out,
+                        COVER], capture_output=True, text=True, cwd=ROOT)
     if r.returncode:
-        raise SystemExit('git apply --stat failed: ' + r.stderr)
-    return r.stdout.rstrip('\n')
+        raise MailError('sphinx-build -b text of rfc/cover.rst failed:\n'
+                        + (r.stdout + r.stderr)[-2000:])
+    text = open(os.path.join(out, 'rfc', 'cover.txt')).read()
+    # The page title is the mail's subject.
+    lines = text.split('\n')
+    while lines and (not lines[0].strip() or set(lines[0]) <= set('*=-')
+                     or lines[0].strip().startswith('RFC')):
+        lines.pop(0)
+    return '\n'.join(lines).strip() + '\n'
 
 
-def renumber(first, headers, body, k, n, msgid):
-    out = [first]
-    for name, value in headers:
-        if name.lower() == 'subject':
-            value = f'[RFC PATCH {k}/{n}] ' + re.sub(r'^\[[^]]*\]\s*', '',
-                                                     value)
-        if name.lower() in ('message-id', 'in-reply-to', 'references'):
-            continue
-        out.append(fold(name, value))
-    out.append(f'Message-Id: {msgid(k)}')
-    out.append(f'In-Reply-To: {msgid(0)}')
-    out.append(f'References: {msgid(0)}')
-    return '\n'.join(out) + '\n\n' + body
+def recipients(tree, patches):
+    """To and Cc: scripts/get_maintainer.pl of the tree the series applies
+    to, plus the people of the 2022 thread."""
+    r = subprocess.run([os.path.join(tree, 'scripts', 'get_maintainer.pl'),
+                        '--no-rolestats', '--no-git', '--no-git-fallback',
+                        '--no-tree'] + patches, cwd=tree,
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise MailError(f'get_maintainer.pl failed: {r.stderr.strip()}')
+    found = [l.strip() for l in r.stdout.splitlines() if '@' in l]
+    to = [a for a in found if any(t in a for t in TO_FIRST)]
+    cc = [a for a in found if a not in to]
+    for a in THREAD:
+        addr = email.utils.parseaddr(a)[1]
+        if not any(addr in x for x in to + cc):
+            cc.append(a)
+    lists = [a for a in cc if '<' not in a]
+    people = [a for a in cc if '<' in a]
+    return to + [a for a in lists if 'linux-mm' in a], \
+        people + [a for a in lists if 'linux-mm' not in a]
 
 
-def build():
-    snap = kitdata.Snapshot()
-    files = series_files()
-    patches = [split_patch(open(f).read()) for f in files]
-    date = header(patches[0][1], 'Date')
-    digest = hashlib.sha256(b''.join(open(f, 'rb').read() for f in files)
-                            ).hexdigest()[:12]
+def base_line(src):
+    """What the series is based on, stated as such: the upstream release
+    the Debian package carries (its tarball has no git history, so no
+    upstream commit id can be named)."""
+    tag = 'v' + src.version.replace('.0-rc', '-rc')
+    if tag.endswith('.0'):
+        tag = tag[:-2]
+    return (f'base-commit: {tag} (upstream release of Debian '
+            f'linux-source-{src.series_ver} {src.pkgver}, the tree these '
+            f'patches were built and tested on)')
 
-    def msgid(k):
-        return f'<shmem-cow-hole-{digest}-{k}@shmem-rfc-kit>'
-    n = len(patches)
-    mails = [cover(snap, patches, date, msgid)]
-    for k, (first, headers, body) in enumerate(patches, 1):
-        mails.append(renumber(first, headers, body, k, n, msgid))
-    return ''.join(m if m.endswith('\n') else m + '\n' for m in mails)
+
+def build(out):
+    name, mail = identity()
+    src = kernel.Source()
+    files = series_files(src.series_ver)
+    with tempfile.TemporaryDirectory(prefix='kit-rfc-mail-') as tmp:
+        body = render_cover(tmp)
+        wt = os.path.join(tmp, 'linux')
+        git(src.path, 'worktree', 'add', '--detach', wt, 'base')
+        try:
+            env = {'GIT_COMMITTER_NAME': name, 'GIT_COMMITTER_EMAIL': mail}
+            for f in files:
+                p = os.path.join(tmp, os.path.basename(f))
+                with open(p, 'w') as w:
+                    w.write(as_user(open(f).read(), name, mail))
+                git(wt, 'am', '--ignore-date', p, env=env)
+            to, cc = recipients(wt, [os.path.join(tmp, os.path.basename(f))
+                                     for f in files])
+            pdir = os.path.join(tmp, 'out')
+            git(wt, 'format-patch', '-q', '--cover-letter',
+                '--thread=shallow', '--subject-prefix=RFC PATCH',
+                '--no-base', '-o', pdir,
+                *[f'--to={a}' for a in to], *[f'--cc={a}' for a in cc],
+                'base..HEAD', env=env)
+            base = base_line(src)
+        finally:
+            subprocess.run(['git', 'worktree', 'remove', '--force', wt],
+                           cwd=src.path, capture_output=True)
+            subprocess.run(['git', 'worktree', 'prune'], cwd=src.path,
+                           capture_output=True)
+        mails = sorted(glob.glob(os.path.join(pdir, '*.patch')))
+        cover = open(mails[0]).read()
+        if '*** BLURB HERE ***' not in cover:
+            raise MailError(f'{mails[0]}: git format-patch wrote no cover '
+                            f'letter template')
+        tail = '\n'.join([base] + [f'Link: {l}' for l in LINKS]) + '\n'
+        cover = cover.replace('*** SUBJECT HERE ***', SUBJECT)
+        cover = cover.replace('*** BLURB HERE ***', body + '\n' + tail)
+        text = cover + ''.join(open(m).read() for m in mails[1:])
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, 'w') as f:
+        f.write(text)
+    return len(files), to, cc
 
 
 def main(argv):
     out = argv[1] if len(argv) > 1 else os.path.join(
         os.environ.get('O') or os.path.join(ROOT, 'build'), 'rfc-mail.mbox')
-    text = build()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, 'w') as f:
-        f.write(text)
-    print(f'{out}: cover letter and {len(series_files())} patches')
+    try:
+        n, to, cc = build(out)
+    except MailError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    print(f'{out}: cover letter and {n} patches, To: {", ".join(to)}; '
+          f'Cc: {len(cc)} more')
     return 0
 
 

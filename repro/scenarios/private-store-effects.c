@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * private-store-effects: what the rest of the system sees of one private
+ * store over a shmem hole.
+ *
+ * Claim R10 of the RFC (and C3, C9 of the linux-mm thread "Avoiding
+ * allocation of unused shmem page", Oct 2022).  On a stock kernel a write
+ * fault through a MAP_PRIVATE mapping of a shmem file over a hole first
+ * allocates a zeroed page-cache page (shmem_fault() with SGP_CACHE), then
+ * the COW copy of it; the series allocates only the COW page.  The mapping
+ * itself reads the same on both, but the page-cache page is visible from
+ * outside: it takes a tmpfs block and, for a VM_NORESERVE file such as a
+ * memfd, a page of commit charge; it is data for SEEK_DATA; and userfaultfd
+ * on other mappings of the file sees a cached page instead of a hole.  The
+ * cover letter lists these differences; each case measures one:
+ *
+ *  full-tmpfs:          a tmpfs mounted with size=64k (in a private mount
+ *                       namespace; skipped without CAP_SYS_ADMIN) is filled
+ *                       to ENOSPC with write(), then a private store goes to
+ *                       a hole of a second, sparse file.  store_sigbus: 1 on
+ *                       stock (the page-cache page cannot be allocated, the
+ *                       fault fails with ENOSPC as SIGBUS), 0 with the
+ *                       series; store_reads_back: 0 on stock (nothing was
+ *                       stored), 1 with the series; fs_free_blocks (statvfs
+ *                       f_bfree, 0 on both) for the record.
+ *  seek-data-memfd:     a private store to page 1 of a 4-page memfd, then
+ *                       lseek().  seek_data_finds: SEEK_DATA from 0 finds
+ *                       page 1 on stock (1), fails with ENXIO with the
+ *                       series (0).  seek_hole_at, SEEK_HOLE from 0 in
+ *                       pages, is 0 on both (page 0 is a hole either way);
+ *                       seek_hole_from_store, SEEK_HOLE from page 1, is 2
+ *                       on stock and 1 with the series.
+ *  commit-charge-memfd: private stores to every page of a 1024-page memfd
+ *                       mapped MAP_PRIVATE.  The mapping's commit charge
+ *                       is taken whole at mmap(); shmem charges a
+ *                       VM_NORESERVE file one page of commit per page-cache
+ *                       page it allocates.  commit_pages_per_store, the
+ *                       growth of Committed_AS per store rounded to an
+ *                       integer: 1 on stock, 0 with the series.
+ *                       Committed_AS is system-wide: a process starting
+ *                       or exiting while the stores run moves it by many
+ *                       MiB.  So the stores go in 16 batches, Committed_AS
+ *                       is read between them, and the fact is taken from
+ *                       the median batch, which such a process can only
+ *                       disturb if it hits half of the batches.
+ *                       committed_as_delta_kb (over all the stores) and
+ *                       shmem_kb_delta (Shmem in /proc/meminfo, about 4096
+ *                       on stock, 0 with the series) are the raw figures,
+ *                       for the record.
+ *  uffd-later-memfd:    a store to page 1 of a 4-page memfd through a
+ *                       private mapping that userfaultfd does not watch;
+ *                       then a second private mapping, registered for
+ *                       MISSING, and a third, registered for MINOR, read
+ *                       page 1.  later_missing_events: 0 on stock (the
+ *                       store left a page-cache page, mapped without an
+ *                       event), 1 with the series (still a hole).
+ *                       later_minor_events: 1 on stock (a cached page raises
+ *                       MINOR), 0 with the series (the read fault allocates
+ *                       the page-cache page itself, without an event).
+ *                       Skipped where userfaultfd or UFFD_FEATURE_MINOR_SHMEM
+ *                       is missing.
+ *
+ * Every case also reports file_zero: the file read with pread() holds only
+ * zeros, since private stores must never reach it (C8), on any kernel.
+ * A case fails if its measurement does not work or a store leaks into the
+ * file; which behaviour a kernel shows is for the behaviour models to judge.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/capability.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "kit.h"
+#include "sigbus.h"
+
+#define NR_PAGES	4	/* the small files */
+#define STORE_PAGE	1	/* the hole stored to: page 0 stays a hole */
+#define COMMIT_PAGES	1024	/* commit-charge-memfd's stores */
+#define COMMIT_BATCHES	16	/* ... in batches, Committed_AS read between */
+#define BATCH_PAGES	(COMMIT_PAGES / COMMIT_BATCHES)
+
+#define STORE_BYTE	0xa5	/* what the private stores write */
+#define FILL_BYTE	0x5a	/* what fills the tmpfs */
+
+/*
+ * The full tmpfs, mounted over /tmp in a private mount namespace: nothing
+ * is left on the host, whatever way the process ends.
+ */
+#define FULL_DIR	"/tmp"
+#define FULL_OPTIONS	"mode=0700,size=64k"
+/* Pages written without ENOSPC after which size= must have been ignored. */
+#define FILL_MAX_PAGES	1024
+
+/* Does every page of the file read as zeros?  1, 0, or -1 with errno set. */
+static int file_zero(int fd, size_t pages)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < pages; i++) {
+		ret = kit_pread_page_equals(fd, i, 0);
+		if (ret != 1)
+			return ret;
+	}
+	return 1;
+}
+
+/*
+ * Report file_zero for @fd; return whether the file reads zeros.  A store
+ * that reached the file is a real failure on any kernel.
+ */
+static bool report_file_zero(const char *name, int fd, size_t pages)
+{
+	int zero = file_zero(fd, pages);
+
+	if (zero < 0) {
+		ktap_diag("%s: pread: %s", name, strerror(errno));
+		return false;
+	}
+	ktap_fact("file_zero", "%d", zero);
+	if (!zero)
+		ktap_diag("%s: a private store reached the file", name);
+	return zero == 1;
+}
+
+/* ----------------------------------------------------------- full-tmpfs */
+
+/*
+ * Mount the small tmpfs.  This must run before any thread is created:
+ * unshare(CLONE_NEWNS) fails while another thread shares our fs_struct.
+ * Return 0, or -1 with the reason to skip in @why.
+ */
+static int mount_full_tmpfs(char *why, size_t len)
+{
+	const char *step;
+
+	if (!kit_has_cap(CAP_SYS_ADMIN)) {
+		snprintf(why, len,
+			 "needs CAP_SYS_ADMIN to mount tmpfs in a private mount namespace");
+		return -1;
+	}
+	step = "unshare(CLONE_NEWNS)";
+	if (unshare(CLONE_NEWNS))
+		goto fail;
+	/* Nothing mounted from now on may propagate back to the host. */
+	step = "mount --make-rprivate /";
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		goto fail;
+	step = "mount -t tmpfs -o " FULL_OPTIONS " on " FULL_DIR;
+	if (mount("kit", FULL_DIR, "tmpfs", MS_NOSUID | MS_NODEV,
+		  FULL_OPTIONS))
+		goto fail;
+	return 0;
+fail:
+	snprintf(why, len, "%s: %s", step, strerror(errno));
+	return -1;
+}
+
+/*
+ * write() whole pages to @fd until the file system refuses with ENOSPC;
+ * set *@pages to the pages written.  Return 0 once ENOSPC came, or -1 with
+ * errno set (EFBIG if the size= limit never struck).
+ */
+static int fill_fs(int fd, long *pages)
+{
+	size_t ps = kit_page_size();
+	long long bytes = 0;
+	unsigned char *buf;
+	ssize_t n;
+	int ret = -1;
+
+	*pages = 0;
+	buf = malloc(ps);
+	if (!buf)
+		return -1;
+	memset(buf, FILL_BYTE, ps);
+	errno = EFBIG;
+	while (bytes < (long long)FILL_MAX_PAGES * (long long)ps) {
+		n = write(fd, buf, ps);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno == ENOSPC)
+				ret = 0;
+			break;
+		}
+		/* A short write fills the last block; ENOSPC comes next. */
+		bytes += n;
+	}
+	free(buf);
+	*pages = bytes / (long long)ps;
+	return ret;
+}
+
+static void test_full_tmpfs(const char *name)
+{
+	size_t ps = kit_page_size();
+	int fill = -1, fd = -1, sigbus;
+	unsigned char *p = NULL;
+	unsigned char got = 0;
+	struct statvfs sv;
+	bool ok = false;
+	long filled;
+
+	fill = open(FULL_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fill < 0) {
+		ktap_diag("%s: open O_TMPFILE: %s", name, strerror(errno));
+		goto out;
+	}
+	if (fill_fs(fill, &filled)) {
+		ktap_diag("%s: filling the tmpfs, after %ld pages: %s", name,
+			  filled, strerror(errno));
+		goto out;
+	}
+	ktap_diag("%s: %ld pages written before ENOSPC", name, filled);
+
+	/* A sparse file takes no block: ftruncate() works on a full tmpfs. */
+	fd = open(FULL_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, NR_PAGES * ps)) {
+		ktap_diag("%s: sparse file: %s", name, strerror(errno));
+		goto out;
+	}
+	p = kit_map(fd, NR_PAGES, MAP_PRIVATE);
+	if (!p) {
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
+		goto out;
+	}
+
+	sigbus = kit_try_store(p + STORE_PAGE * ps, STORE_BYTE) != 0;
+	ktap_fact("store_sigbus", "%d", sigbus);
+	/* Load only what a completed store mapped: a hole would fault again. */
+	ktap_fact("store_reads_back", "%d", !sigbus &&
+		  !kit_try_load(p + STORE_PAGE * ps, &got) &&
+		  got == STORE_BYTE);
+	ok = report_file_zero(name, fd, NR_PAGES);
+	if (fstatvfs(fd, &sv)) {
+		ktap_diag("%s: fstatvfs: %s", name, strerror(errno));
+		ok = false;
+	} else {
+		ktap_fact("fs_free_blocks", "%llu",
+			  (unsigned long long)sv.f_bfree);
+	}
+out:
+	ktap_result(ok, name);
+	if (p)
+		munmap(p, NR_PAGES * ps);
+	if (fd >= 0)
+		close(fd);
+	if (fill >= 0)
+		close(fill);
+}
+
+/* ------------------------------------------------------ seek-data-memfd */
+
+/* lseek(), in pages; -1 with errno set if it fails. */
+static long long seek_pages(int fd, size_t page, int whence)
+{
+	size_t ps = kit_page_size();
+	off_t off;
+
+	off = lseek(fd, page * ps, whence);
+	return off < 0 ? -1 : (long long)(off / ps);
+}
+
+static void test_seek_data(const char *name)
+{
+	size_t ps = kit_page_size();
+	long long data, hole, hole_store;
+	unsigned char *p = NULL;
+	bool ok = false;
+	int fd, err;
+
+	fd = kit_memfd_create("private-store-effects", NR_PAGES);
+	if (fd < 0) {
+		ktap_diag("%s: memfd: %s", name, strerror(errno));
+		goto out;
+	}
+	p = kit_map(fd, NR_PAGES, MAP_PRIVATE);
+	if (!p) {
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
+		goto out;
+	}
+	if (kit_try_store(p + STORE_PAGE * ps, STORE_BYTE)) {
+		ktap_diag("%s: the private store raised SIGBUS", name);
+		goto out;
+	}
+
+	data = seek_pages(fd, 0, SEEK_DATA);
+	err = errno;
+	hole = seek_pages(fd, 0, SEEK_HOLE);
+	hole_store = seek_pages(fd, STORE_PAGE, SEEK_HOLE);
+	/* Data, if any, can only be the page stored to; else ENXIO. */
+	if (data != STORE_PAGE && !(data < 0 && err == ENXIO)) {
+		ktap_diag("%s: SEEK_DATA: page %lld, %s", name, data,
+			  data < 0 ? strerror(err) : "not the page stored to");
+		goto out;
+	}
+	if (hole < 0 || hole_store < 0) {
+		ktap_diag("%s: SEEK_HOLE: %s", name, strerror(errno));
+		goto out;
+	}
+	ktap_fact("seek_data_finds", "%d", data == STORE_PAGE);
+	ktap_fact("seek_hole_at", "%lld", hole);
+	ktap_fact("seek_hole_from_store", "%lld", hole_store);
+	ok = report_file_zero(name, fd, NR_PAGES);
+out:
+	ktap_result(ok, name);
+	if (p)
+		munmap(p, NR_PAGES * ps);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* -------------------------------------------------- commit-charge-memfd */
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Store to the pages of @p in batches; put the growth of Committed_AS
+ * over each batch in @delta, over all of them in *@total.  Return 0, or -1
+ * with a diagnostic printed.
+ */
+static int store_batches(const char *name, unsigned char *p,
+			 long long *delta, long long *total)
+{
+	size_t ps = kit_page_size(), i, j;
+	long long first, prev, now;
+
+	/*
+	 * The first read may grow the heap for stdio, a commit charge of our
+	 * own: let it happen before the measurement starts.
+	 */
+	kit_meminfo_kb("Committed_AS:");
+	first = kit_meminfo_kb("Committed_AS:");
+	prev = first;
+	for (j = 0; j < COMMIT_BATCHES; j++) {
+		for (i = j * BATCH_PAGES; i < (j + 1) * BATCH_PAGES; i++) {
+			if (kit_try_store(p + i * ps, STORE_BYTE)) {
+				ktap_diag("%s: store %zu raised SIGBUS", name,
+					  i);
+				return -1;
+			}
+		}
+		now = kit_meminfo_kb("Committed_AS:");
+		if (first < 0 || now < 0) {
+			ktap_diag("%s: Committed_AS: %s", name,
+				  strerror(errno));
+			return -1;
+		}
+		delta[j] = now - prev;
+		prev = now;
+	}
+	*total = prev - first;
+	return 0;
+}
+
+static void test_commit_charge(const char *name)
+{
+	long long delta[COMMIT_BATCHES], total, shmem[2];
+	size_t ps = kit_page_size();
+	unsigned char *p = NULL;
+	double median, per_store;
+	bool ok = false;
+	int fd;
+
+	/* memfd_create() files are VM_NORESERVE: charged per page. */
+	fd = kit_memfd_create("private-store-effects", COMMIT_PAGES);
+	if (fd < 0) {
+		ktap_diag("%s: memfd: %s", name, strerror(errno));
+		goto out;
+	}
+	/* A writable private mapping charges its whole size here, once. */
+	p = kit_map(fd, COMMIT_PAGES, MAP_PRIVATE);
+	if (!p) {
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
+		goto out;
+	}
+
+	shmem[0] = kit_meminfo_kb("Shmem:");
+	if (store_batches(name, p, delta, &total))
+		goto out;
+	shmem[1] = kit_meminfo_kb("Shmem:");
+	if (shmem[0] < 0 || shmem[1] < 0) {
+		ktap_diag("%s: Shmem: %s", name, strerror(errno));
+		goto out;
+	}
+
+	qsort(delta, COMMIT_BATCHES, sizeof(delta[0]), cmp_ll);
+	median = (delta[COMMIT_BATCHES / 2 - 1] +
+		  delta[COMMIT_BATCHES / 2]) / 2.0;
+	ktap_diag("%s: Committed_AS growth per batch of %d stores: min %lld, median %.0f, max %lld kB",
+		  name, BATCH_PAGES, delta[0], median,
+		  delta[COMMIT_BATCHES - 1]);
+	/*
+	 * One integer digit is stable against the few pages other processes
+	 * map meanwhile.  Rounded by hand, not with round() from libm, and
+	 * never to "-0".
+	 */
+	per_store = median / (double)(ps / 1024) / BATCH_PAGES;
+	if (per_store > -0.5 && per_store < 0.5)
+		per_store = 0;
+	ktap_fact("commit_pages_per_store", "%.0f", per_store);
+	ktap_fact("committed_as_delta_kb", "%lld", total);
+	ktap_fact("shmem_kb_delta", "%lld", shmem[1] - shmem[0]);
+	ok = report_file_zero(name, fd, COMMIT_PAGES);
+out:
+	ktap_result(ok, name);
+	if (p)
+		munmap(p, COMMIT_PAGES * ps);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ----------------------------------------------------- uffd-later-memfd */
+
+/* MINOR events are resolved with UFFDIO_CONTINUE, MISSING with a zero page. */
+static int resolve_later(int uffd, unsigned long addr, void *arg)
+{
+	const struct kit_access *acc = arg;
+
+	if (acc->fault_flags & UFFD_PAGEFAULT_FLAG_MINOR)
+		return kit_uffd_continue(uffd, addr, kit_page_size());
+	return kit_uffd_zeropage(uffd, addr);
+}
+
+/*
+ * Load @addr, serving its events on *@uffd.  Return whether the access
+ * completed in time and read zeros, the file's content; *@acc has the
+ * events.
+ */
+static bool read_later(const char *name, int *uffd, unsigned char *addr,
+		       const char *what, struct kit_access *acc)
+{
+	kit_access_init(acc, *uffd, addr, false, 0);
+	acc->resolve = resolve_later;
+	acc->arg = acc;
+	if (!kit_access_run_uffd(acc, uffd, what))
+		return false;
+	if (acc->value) {
+		ktap_diag("%s: %s reads 0x%02x, not the file's zeros", name,
+			  what, acc->value);
+		return false;
+	}
+	return true;
+}
+
+static void test_uffd_later(const char *name)
+{
+	unsigned char *a = NULL, *b = NULL, *c = NULL;
+	size_t ps = kit_page_size();
+	size_t len = NR_PAGES * ps;
+	struct kit_access acc;
+	int fd = -1, uffd;
+	bool ok = false;
+
+	/* One userfaultfd serves both: features are asked for once. */
+	uffd = kit_uffd_open_case(name, UFFD_FEATURE_MINOR_SHMEM);
+	if (uffd < 0)
+		return;
+	fd = kit_memfd_create("private-store-effects", NR_PAGES);
+	if (fd < 0) {
+		ktap_diag("%s: memfd: %s", name, strerror(errno));
+		goto out;
+	}
+	a = kit_map(fd, NR_PAGES, MAP_PRIVATE);
+	b = kit_map(fd, NR_PAGES, MAP_PRIVATE);
+	c = kit_map(fd, NR_PAGES, MAP_PRIVATE);
+	if (!a || !b || !c) {
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
+		goto out;
+	}
+
+	/* Through a mapping nobody watches: no event, whatever the kernel. */
+	if (kit_try_store(a + STORE_PAGE * ps, STORE_BYTE)) {
+		ktap_diag("%s: the private store raised SIGBUS", name);
+		goto out;
+	}
+
+	if (kit_uffd_register(uffd, b, len, UFFDIO_REGISTER_MODE_MISSING)) {
+		ktap_diag("%s: UFFDIO_REGISTER MISSING: %s", name,
+			  strerror(errno));
+		goto out;
+	}
+	if (!read_later(name, &uffd, b + STORE_PAGE * ps,
+			"read through the MISSING mapping", &acc))
+		goto out;
+	ktap_fact("later_missing_events", "%d",
+		  acc.events - acc.minor_events - acc.wp_events);
+
+	if (kit_uffd_register(uffd, c, len, UFFDIO_REGISTER_MODE_MINOR)) {
+		ktap_diag("%s: UFFDIO_REGISTER MINOR: %s", name,
+			  strerror(errno));
+		goto out;
+	}
+	if (!read_later(name, &uffd, c + STORE_PAGE * ps,
+			"read through the MINOR mapping", &acc))
+		goto out;
+	ktap_fact("later_minor_events", "%d", acc.minor_events);
+	if (acc.events != acc.minor_events)
+		ktap_diag("%s: %d events of another kind on the MINOR mapping",
+			  name, acc.events - acc.minor_events);
+
+	ok = report_file_zero(name, fd, NR_PAGES);
+out:
+	ktap_result(ok, name);
+	if (a)
+		munmap(a, len);
+	if (b)
+		munmap(b, len);
+	if (c)
+		munmap(c, len);
+	if (fd >= 0)
+		close(fd);
+	if (uffd >= 0)
+		close(uffd);
+}
+
+/* ----------------------------------------------------------------- main */
+
+/**
+ * struct effect_case - a case of this scenario
+ * @name: its KTAP name
+ * @test: run it and report it with ktap_result() or ktap_skip()
+ * @needs_tmpfs: it runs on the small tmpfs: skipped if it is not mounted
+ */
+struct effect_case {
+	const char *name;
+	void (*test)(const char *name);
+	bool needs_tmpfs;
+};
+
+static const struct effect_case cases[] = {
+	{ "full-tmpfs", test_full_tmpfs, true },
+	{ "seek-data-memfd", test_seek_data, false },
+	{ "commit-charge-memfd", test_commit_charge, false },
+	{ "uffd-later-memfd", test_uffd_later, false },
+};
+
+int main(void)
+{
+	char why[160];
+	bool mounted;
+	size_t i;
+
+	/* Before any thread: see mount_full_tmpfs(). */
+	mounted = !mount_full_tmpfs(why, sizeof(why));
+	ktap_start(ARRAY_SIZE(cases), "%s",
+		   "private-store-effects: what others see of a private store over a shmem hole (R10, C3, C9)");
+	if (kit_sigbus_catch()) {
+		/* Fewer cases than planned: the run fails. */
+		ktap_diag("SIGBUS handler: %s", strerror(errno));
+		return ktap_exit_status();
+	}
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (cases[i].needs_tmpfs && !mounted)
+			ktap_skip(cases[i].name, why);
+		else
+			cases[i].test(cases[i].name);
+	}
+	return ktap_exit_status();
+}
