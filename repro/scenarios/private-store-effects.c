@@ -37,12 +37,16 @@
  *                       page it allocates.  commit_pages_per_store, the
  *                       growth of Committed_AS per store rounded to an
  *                       integer: 1 on stock, 0 with the series.
- *                       Committed_AS is system-wide: a process starting
- *                       or exiting while the stores run moves it by many
- *                       MiB.  So the stores go in 16 batches, Committed_AS
- *                       is read between them, and the fact is taken from
- *                       the median batch, which such a process can only
- *                       disturb if it hits half of the batches.
+ *                       Committed_AS is system-wide: other processes
+ *                       growing their heaps, starting or exiting while the
+ *                       stores run move it by up to many MiB.  So the
+ *                       stores go in 16 batches of 64, Committed_AS is read
+ *                       between them, each batch's growth is rounded to
+ *                       pages per store, and the fact is the value most
+ *                       batches agree on; a batch hit by another process
+ *                       rounds to some other value.  With no value held by
+ *                       a quarter of the batches, and more than any other,
+ *                       the host is too busy to tell and the case fails.
  *                       committed_as_delta_kb (over all the stores) and
  *                       shmem_kb_delta (Shmem in /proc/meminfo, about 4096
  *                       on stock, 0 with the series) are the raw figures,
@@ -76,6 +80,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kit.h"
@@ -85,6 +90,7 @@
 #define STORE_PAGE	1	/* the hole stored to: page 0 stays a hole */
 #define COMMIT_PAGES	1024	/* commit-charge-memfd's stores */
 #define COMMIT_BATCHES	16	/* ... in batches, Committed_AS read between */
+#define COMMIT_AGREE	(COMMIT_BATCHES / 4)	/* batches the fact needs */
 #define BATCH_PAGES	(COMMIT_PAGES / COMMIT_BATCHES)
 
 #define STORE_BYTE	0xa5	/* what the private stores write */
@@ -328,16 +334,28 @@ static int cmp_ll(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
 /*
- * Store to the pages of @p in batches; put the growth of Committed_AS
- * over each batch in @delta, over all of them in *@total.  Return 0, or -1
- * with a diagnostic printed.
+ * Store to the pages of @p in batches.  After each batch, a control of the
+ * same length that stores nothing: other processes grow Committed_AS at
+ * about the same rate during both, so @delta gets, per batch, the growth
+ * over the batch minus the growth over its control.  *@total gets the raw
+ * growth over all the batches and controls.  Return 0, or -1 with a
+ * diagnostic printed.
  */
 static int store_batches(const char *name, unsigned char *p,
 			 long long *delta, long long *total)
 {
 	size_t ps = kit_page_size(), i, j;
-	long long first, prev, now;
+	long long first, mid, last;
+	double start, end;
 
 	/*
 	 * The first read may grow the heap for stdio, a commit charge of our
@@ -345,8 +363,9 @@ static int store_batches(const char *name, unsigned char *p,
 	 */
 	kit_meminfo_kb("Committed_AS:");
 	first = kit_meminfo_kb("Committed_AS:");
-	prev = first;
+	last = first;
 	for (j = 0; j < COMMIT_BATCHES; j++) {
+		start = now_us();
 		for (i = j * BATCH_PAGES; i < (j + 1) * BATCH_PAGES; i++) {
 			if (kit_try_store(p + i * ps, STORE_BYTE)) {
 				ktap_diag("%s: store %zu raised SIGBUS", name,
@@ -354,25 +373,62 @@ static int store_batches(const char *name, unsigned char *p,
 				return -1;
 			}
 		}
-		now = kit_meminfo_kb("Committed_AS:");
-		if (first < 0 || now < 0) {
+		mid = kit_meminfo_kb("Committed_AS:");
+		end = now_us();
+		/* Busy, as during the stores: the other CPUs see the same. */
+		while (now_us() < 2 * end - start)
+			;
+		delta[j] = 2 * mid - last;
+		last = kit_meminfo_kb("Committed_AS:");
+		if (first < 0 || mid < 0 || last < 0) {
 			ktap_diag("%s: Committed_AS: %s", name,
 				  strerror(errno));
 			return -1;
 		}
-		delta[j] = now - prev;
-		prev = now;
+		delta[j] -= last;
 	}
-	*total = prev - first;
+	*total = last - first;
 	return 0;
+}
+
+/* @kb rounded to a whole number of @unit, half away from zero. */
+static long long round_to(long long kb, long long unit)
+{
+	if (kb < 0)
+		return -((-kb + unit / 2) / unit);
+	return (kb + unit / 2) / unit;
+}
+
+/*
+ * The most frequent of the @n values of @v, sorted, and in *@count how
+ * many hold it; *@count is 0 if another value is as frequent.
+ */
+static long long sorted_mode(const long long *v, size_t n, size_t *count)
+{
+	size_t i, run = 0, best = 0;
+	long long mode = 0;
+	bool tie = false;
+
+	for (i = 0; i < n; i++) {
+		run = i && v[i] == v[i - 1] ? run + 1 : 1;
+		if (run > best) {
+			best = run;
+			mode = v[i];
+			tie = false;
+		} else if (run == best) {
+			tie = true;
+		}
+	}
+	*count = tie ? 0 : best;
+	return mode;
 }
 
 static void test_commit_charge(const char *name)
 {
-	long long delta[COMMIT_BATCHES], total, shmem[2];
-	size_t ps = kit_page_size();
+	long long delta[COMMIT_BATCHES], per_store[COMMIT_BATCHES];
+	long long total, shmem[2], mode, unit;
+	size_t ps = kit_page_size(), agree, i;
 	unsigned char *p = NULL;
-	double median, per_store;
 	bool ok = false;
 	int fd;
 
@@ -398,23 +454,23 @@ static void test_commit_charge(const char *name)
 		goto out;
 	}
 
+	/* kB a batch grows by for one page per store. */
+	unit = (long long)(ps / 1024) * BATCH_PAGES;
+	for (i = 0; i < COMMIT_BATCHES; i++)
+		per_store[i] = round_to(delta[i], unit);
 	qsort(delta, COMMIT_BATCHES, sizeof(delta[0]), cmp_ll);
-	median = (delta[COMMIT_BATCHES / 2 - 1] +
-		  delta[COMMIT_BATCHES / 2]) / 2.0;
-	ktap_diag("%s: Committed_AS growth per batch of %d stores: min %lld, median %.0f, max %lld kB",
-		  name, BATCH_PAGES, delta[0], median,
-		  delta[COMMIT_BATCHES - 1]);
-	/*
-	 * One integer digit is stable against the few pages other processes
-	 * map meanwhile.  Rounded by hand, not with round() from libm, and
-	 * never to "-0".
-	 */
-	per_store = median / (double)(ps / 1024) / BATCH_PAGES;
-	if (per_store > -0.5 && per_store < 0.5)
-		per_store = 0;
-	ktap_fact("commit_pages_per_store", "%.0f", per_store);
+	qsort(per_store, COMMIT_BATCHES, sizeof(per_store[0]), cmp_ll);
+	mode = sorted_mode(per_store, COMMIT_BATCHES, &agree);
+	ktap_diag("%s: Committed_AS growth per batch of %d stores: min %lld, median %lld, max %lld kB; %zu of %d batches agree on %lld pages per store",
+		  name, BATCH_PAGES, delta[0], delta[COMMIT_BATCHES / 2],
+		  delta[COMMIT_BATCHES - 1], agree, COMMIT_BATCHES, mode);
 	ktap_fact("committed_as_delta_kb", "%lld", total);
 	ktap_fact("shmem_kb_delta", "%lld", shmem[1] - shmem[0]);
+	if (agree < COMMIT_AGREE) {
+		ktap_diag("%s: Committed_AS too busy here to tell", name);
+		goto out;
+	}
+	ktap_fact("commit_pages_per_store", "%lld", mode);
 	ok = report_file_zero(name, fd, COMMIT_PAGES);
 out:
 	ktap_result(ok, name);
