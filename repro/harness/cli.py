@@ -9,12 +9,14 @@
 """
 
 import argparse
+import json
 import concurrent.futures
 import os
 import re
 import subprocess
 import sys
 import textwrap
+import time
 
 from . import (cache, clients, deps, initramfs, kernel, qemu, results, selftests,
                sources, variables)
@@ -429,6 +431,30 @@ def strip_line(w):
     return re.sub(r':\d+:\d+:', ':', w)
 
 
+TIMED = ('repro', 'bench', 'kernels', 'host', 'w1')
+
+
+def record_timings(cmd, total):
+    """Append this command's phases to $O/results/timings.jsonl: the
+    README's times are generated from these records (make rfc-snapshot
+    keeps them in rfc/results/timings.json), not typed in."""
+    if cmd not in TIMED or not Phase.timings:
+        return
+    built = [n.split(':')[0] for n, _ in Phase.timings
+             if n.endswith(': build')]
+    rec = {'date': results.now(), 'command': cmd,
+           'vars': {k: os.environ[k] for k in
+                    ('KVER', 'KERNELS', 'SCENARIOS', 'SELFTESTS', 'CLIENTS',
+                     'VCPUS', 'JOBS', 'ARCH') if os.environ.get(k)},
+           'built': built, 'total_s': round(total, 1),
+           'phases': [[n, round(t, 1)] for n, t in Phase.timings],
+           'machine': results.machine()}
+    path = os.path.join(out_dir(), 'results', 'timings.jsonl')
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'a') as f:
+        f.write(json.dumps(rec, sort_keys=True) + '\n')
+
+
 def cmd_validate(args):
     variables.check(available=True)
 
@@ -462,13 +488,14 @@ def main(argv=None):
                        default=os.environ.get('KERNELS') or DEFAULT_KERNELS)
         p.add_argument('--bindir', default=os.path.join(out_dir(), 'bin'))
         p.add_argument('--timeout', type=int,
-                       default=int(os.environ.get('TIMEOUT') or 300),
+                       default=int(os.environ.get("TIMEOUT") or 900),
                        help='seconds before a guest is killed (TIMEOUT=)')
         p.add_argument('--scenario-timeout', type=int,
                        default=int(os.environ.get('SCENARIO_TIMEOUT') or 90),
                        help='seconds before one reproducer is killed')
         p.set_defaults(fn=fn)
     args = ap.parse_args(argv)
+    t0 = time.monotonic()
     try:
         return args.fn(args) or 0
     except KitError as e:
@@ -480,3 +507,4 @@ def main(argv=None):
     finally:
         # What this command used of the cache, for make clean-cache.
         cache.record(args.cmd)
+        record_timings(args.cmd, time.monotonic() - t0)

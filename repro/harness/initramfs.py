@@ -28,7 +28,9 @@ def check_busybox():
 
 def plan_text(entries, where):
     """The runner's plan: "MODE NAME PATH ARGS...", paths from where()."""
-    return ''.join(' '.join([e['mode'], e['name'], where(e)] + e['args'])
+    def mode(e):
+        return e['mode'] + (f'/{e["timeout"]}' if e.get('timeout') else '')
+    return ''.join(' '.join([mode(e), e['name'], where(e)] + e['args'])
                    + '\n' for e in entries)
 
 

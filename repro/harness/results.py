@@ -33,6 +33,11 @@ def machine():
             'cpus': os.cpu_count(), 'mem_gib': round(mem / 2**30)}
 
 
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime(
+        '%Y-%m-%d %H:%M UTC')
+
+
 def collect(label, kernel, model, ktap_text, scenarios, boot=None):
     """Build the results document of one kernel (or the host).
 

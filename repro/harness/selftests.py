@@ -31,8 +31,13 @@ def load(series_ver='6.1', path=None):
     for lineno, cols in table_rows(path):
         if len(cols) < 2:
             raise KitError(f'{path}:{lineno}: want "name binary [args]"')
+        # "--kit-timeout=SECONDS" among the arguments is the kit's, not
+        # the test's: its own timeout, for a test slower than the rest.
+        args = [a for a in cols[2:] if not a.startswith('--kit-timeout=')]
+        limit = [int(a.split('=', 1)[1]) for a in cols[2:]
+                 if a.startswith('--kit-timeout=')]
         tests.append({'name': PREFIX + cols[0], 'binary': cols[1],
-                      'args': cols[2:]})
+                      'args': args, 'timeout': limit[0] if limit else None})
     return tests
 
 
@@ -62,8 +67,8 @@ def build(src, tests):
         raise KitError(f'building selftests in {sdir} failed:\n'
                        + (r.stdout + r.stderr)[-2500:])
     return [{'mode': 'exit', 'name': t['name'],
-             'path': os.path.join(out, t['binary']), 'args': t['args']}
-            for t in tests]
+             'path': os.path.join(out, t['binary']), 'args': t['args'],
+             'timeout': t['timeout']} for t in tests]
 
 
 def regressions(docs):

@@ -13,8 +13,10 @@
  * (KSFT_SKIP) skip, anything else not ok.  A program that exits non-zero,
  * is killed by a signal or outlives its timeout is "not ok", preceded by a
  * diagnostic saying which; a timed-out program is killed with its process
- * group, so the run always ends.  Output is written with write(2) line by line: in the guest
- * it goes to a serial port and must survive a crash of the next test.
+ * group, so the run always ends; "MODE/SECONDS" gives one test a timeout
+ * of its own.  Output is written with write(2) line by line: in the
+ * guest it goes to a serial port and must survive a crash of the next
+ * test.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,6 +79,7 @@ static void account(struct child_ktap *k, const char *line)
 
 struct entry {
 	bool ktap;
+	int timeout;		/* seconds; 0: the runner's -t */
 	char *name;
 	char *argv[MAX_ARGS + 1];
 };
@@ -258,9 +261,20 @@ static int parse_entry(char *line, struct entry *e)
 	char *mode = strtok(line, " \t\n");
 	int n = 0;
 
+	char *limit;
+
 	e->name = strtok(NULL, " \t\n");
 	if (!mode || !e->name)
 		return -1;
+	/* MODE/SECONDS: a test that needs longer than the others. */
+	limit = strchr(mode, '/');
+	e->timeout = 0;
+	if (limit) {
+		*limit++ = '\0';
+		e->timeout = atoi(limit);
+		if (e->timeout <= 0)
+			return -1;
+	}
 	if (strcmp(mode, "ktap") && strcmp(mode, "exit"))
 		return -1;
 	e->ktap = !strcmp(mode, "ktap");
@@ -313,7 +327,8 @@ int main(int argc, char **argv)
 
 	out("KTAP version 1\n1..%d\n", n);
 	for (int i = 0; i < n; i++)
-		failed += run_one(i + 1, &entries[i], timeout);
+		failed += run_one(i + 1, &entries[i],
+				  entries[i].timeout ?: timeout);
 	return failed ? 1 : 0;
 
 usage:
