@@ -95,6 +95,7 @@ htmldocs:
 
 rfc-snapshot:
 	$(PYTHON) rfc/tools/snapshot.py make $(O)
+	$(PYTHON) rfc/tools/figures.py update
 
 rfc-mail:
 	$(PYTHON) rfc/tools/mail.py $(O)/rfc-mail.mbox

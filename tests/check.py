@@ -87,6 +87,8 @@ def steps():
     yield 'results match the RFC snapshot (rfc/results/)', \
         [PY, os.path.join(ROOT, 'rfc', 'tools', 'snapshot.py'), 'compare', O,
          '--require', ','.join(CHECKED)]
+    yield 'README and commit messages quote only the snapshot', \
+        [PY, os.path.join(ROOT, 'rfc', 'tools', 'figures.py'), 'check']
     yield 'make rfc-mail: git am of the mbox, 80 columns', \
         [PY, os.path.join(ROOT, 'tests', 'check_rfc_mail.py')]
     for r in sorted(glob.glob(os.path.join(O, 'results', '*',

@@ -894,7 +894,12 @@ static void pair_race(unsigned long seconds)
 	ktap_fact("pair_errors", "%lu", p.errors);
 	munmap(p.map, 2 * p.ps);
 	close(p.fd);
-	ktap_result(!hits && !p.errors, "pair");
+	/*
+	 * Measured is ok: a hit is a fact, which the model of the kernel
+	 * judges (none on stock and with the series, some without the
+	 * recheck, where finding them is the point).
+	 */
+	ktap_result(!p.errors, "pair");
 }
 
 /* ---------------------------------------------------------------- main */

@@ -148,7 +148,7 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
     subs = path_subs(results)
     for old in glob.glob(os.path.join(snap_dir, '*.json')) + \
             glob.glob(os.path.join(snap_dir, 'host', '*.json')):
-        if os.path.basename(old) != BENCH:
+        if os.path.basename(old) not in (BENCH, 'timings.json'):
             os.unlink(old)
     sources = {}
     for k in kernels:
@@ -166,6 +166,8 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
         host.append(name[:-len('.json')])
     save({'kernels': kernels, 'host': host, 'sources': sources},
          os.path.join(snap_dir, 'index.json'))
+    save_timings(results, snap_dir)
+    save_cache_sizes(snap_dir)
     # make bench is a run of its own: without one in the build, the
     # snapshot keeps the one it has.
     bench = bench_run(results)
@@ -173,6 +175,59 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
         save(strip_paths(bench, subs), os.path.join(snap_dir, BENCH))
         bench = [kernel_name(d) for d in bench['runs']]
     return kernels, host, bench
+
+
+def timing_label(rec):
+    v = rec.get('vars', {})
+    what = ' '.join(f'{k}={v[k]}' for k in ('KVER', 'KERNELS', 'SCENARIOS',
+                                            'VCPUS', 'ARCH') if k in v)
+    state = (f'cold: built {", ".join(rec["built"])}' if rec.get('built')
+             else 'warm')
+    return f'make {rec["command"]} {what}'.strip() + f' ({state})'
+
+
+def save_timings(results, snap_dir):
+    """The build's timing records (timings.jsonl, one per harness
+    command) merged into the snapshot's timings.json: the newest record of
+    each label, where a label says what ran and whether it built."""
+    path = os.path.join(results, 'timings.jsonl')
+    out = os.path.join(snap_dir, 'timings.json')
+    kept = json.load(open(out)) if os.path.exists(out) else {}
+    if os.path.exists(path):
+        for line in open(path):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            kept[timing_label(rec)] = rec
+    if kept:
+        save(kept, out)
+
+
+def save_cache_sizes(snap_dir):
+    """Bytes of $KIT_CACHE per kernel source: its tree, its build
+    directories, its images."""
+    root = cache_dir()
+    sizes = {}
+    for top in ('src', 'build', 'kernels', 'headers', 'export'):
+        for e in glob.glob(os.path.join(root, top, '*')):
+            src = re.sub(r'-[0-9a-f]{16}(-.*)?$', '', os.path.basename(e))
+            n = 0
+            for r, _, files in os.walk(e):
+                for f in files:
+                    try:
+                        n += os.lstat(os.path.join(r, f)).st_size
+                    except OSError:
+                        pass
+            sizes.setdefault(src, {}).setdefault(top, 0)
+            sizes[src][top] += n
+    if not sizes:
+        return
+    out = {src: ', '.join(f'{top} {v / 2**30:.1f} GiB' for top, v in
+                          sorted(parts.items()))
+           + f'; total {sum(parts.values()) / 2**30:.1f} GiB'
+           for src, parts in sorted(sizes.items())}
+    save(out, os.path.join(snap_dir, 'cache.json'))
 
 
 class Snapshot:

@@ -653,26 +653,80 @@ def kit_bench_role(name, rawtext, text, lineno, inliner, options={},
     return [nodes.inline(rawtext, fmt(v), classes=['kit-fact'])], []
 
 
+def selftest_line(s, a, b):
+    """How the tree's own mm selftests compare on two kernels, the series'
+    own test (the last of the list, added by the series) left out."""
+    own = 'selftest-shmem-private-cow'
+    st = {}
+    for k in (a, b):
+        for sc in s.doc(k)['scenarios']:
+            if sc['name'].startswith(kitdata.SELFTEST) and sc['name'] != own:
+                st.setdefault(sc['name'], {})[k] = sc['status']
+    if not st:
+        raise KeyError(f'no selftests on {a} and {b}')
+    same = [n for n, v in st.items() if len(v) == 2 and v[a] == v[b]]
+    passed = [n for n in same if st[n][a] == 'ok']
+    return (f'{len(same)} of the tree\'s {len(st)} mm selftests the kit '
+            f'runs give the same result on both, {len(passed)} pass')
+
+
+def races_line(s, k):
+    """The two-CPU pair race of stress-truncate-race on kernel `k`."""
+    d = s.doc(k)
+    c = kitdata.case(d, 'stress-truncate-race/pair')
+    if c is None or c['status'] == 'skip':
+        raise KeyError(f'{k}: no stress-truncate-race/pair result')
+    f = c['facts']
+    hits = int(f['pair_beyond_eof_hits'])
+    return (f'{hits} page{"s" * (hits != 1)} beyond EOF in '
+            f'{f["pair_iterations"]} races of a store against ftruncate() '
+            f'on CPUs {f["pair_cpus"]}, kernel {d["label"]}')
+
+
+def crashes_line(s, k):
+    d = s.doc(k)
+    crashed = [sc for sc in d['scenarios'] if sc.get('splat')]
+    if not crashed:
+        raise KeyError(f'{k}: no reproducer crashed')
+    where = sorted({re.sub(r'^RIP: \S+:', '', sc.get('rip') or '?')
+                    .split('+')[0] for sc in crashed})
+    return (f'"{crashed[0]["splat"]}" in {", ".join(where)}, in '
+            f'{len(crashed)} of {len(d["scenarios"])} reproducers')
+
+
 def kit_info_role(name, rawtext, text, lineno, inliner, options={},
                   content=[]):
     s = snap()
     parts = text.split()
-    key, arg = parts[0], (parts[1] if len(parts) > 1 else None)
+    key, args = parts[0], parts[1:]
+    arg = args[0] if args else None
     try:
         d0 = s.docs[s.kernels[0]]
         m = d0['machine']
-        run = {'date': d0['date'], 'source': s.index.get('source'),
+        run = {'date': d0['date'],
+               'source': ', '.join(f'{p} {v}' for p, v in
+                                   sorted(s.index.get('sources', {}).items())),
                'cpu': m['cpu'], 'cpus': str(m['cpus']),
                'mem': f'{m["mem_gib"]} GiB', 'host-kernel': m['host_kernel'],
                'accel': (d0.get('boot') or {}).get('accel')}
         if key in run and arg is None:
             v = run[key]
+        elif key == 'selftests-same' and len(args) == 2:
+            v = selftest_line(s, *args)
+        elif key == 'races' and arg:
+            v = races_line(s, arg)
+        elif key == 'crashes' and arg:
+            v = crashes_line(s, arg)
         elif arg is not None and key in ('version', 'label', 'model',
-                                         'verdict', 'matches'):
+                                         'verdict', 'matches', 'pkgver',
+                                         'vcpus'):
             d = s.doc(arg)
             v = {'version': d['kernel'], 'label': d['label'],
                  'model': d.get('model') or 'none', 'verdict': d['verdict'],
-                 'matches': ', '.join(d.get('matches') or []) or 'none'}[key]
+                 'matches': ', '.join(d.get('matches') or []) or 'none',
+                 'pkgver': (d.get('source') or {}).get('version') or 'none',
+                 'vcpus': str((d.get('boot') or {}).get('cpus_online'))
+                 }[key]
         else:
             raise KeyError(f'unknown key "{text}"')
     except KeyError as e:
