@@ -65,6 +65,13 @@ def scenarios(value):
         raise Bad(f'unknown {" ".join(unknown)}')
 
 
+def guest_env(value):
+    bad = [w for w in words(value) if not re.fullmatch(r'KIT_[A-Z0-9_]+=\S+',
+                                                       w)]
+    if bad:
+        raise Bad(f'{" ".join(bad)}')
+
+
 def kernels(value):
     from . import kernel
     table = kernel.load_kernels()
@@ -135,6 +142,8 @@ VARIABLES = [
     ('O', directory, 'a directory the kit can create and write'),
     ('KIT_CACHE', directory, 'a directory the kit can create and write'),
     ('KIT_CACHE_KEEP', integer(1, 1000), None),
+    ('GUEST_ENV', guest_env, 'KIT_NAME=value words, handed to every '
+     'reproducer in the guest'),
 ]
 
 

@@ -148,7 +148,8 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
     subs = path_subs(results)
     for old in glob.glob(os.path.join(snap_dir, '*.json')) + \
             glob.glob(os.path.join(snap_dir, 'host', '*.json')):
-        if os.path.basename(old) not in (BENCH, 'timings.json'):
+        if os.path.basename(old) not in (BENCH, 'timings.json',
+                                         'vcpus.json'):
             os.unlink(old)
     sources = {}
     for k in kernels:
@@ -202,6 +203,28 @@ def save_timings(results, snap_dir):
             kept[timing_label(rec)] = rec
     if kept:
         save(kept, out)
+
+
+def snapshot_vcpus(out_dirs, snap_dir=SNAPSHOT):
+    """rfc/results/vcpus.json: for each build directory (a run with its
+    own VCPUS=), every kernel's race facts: CPUs, races, hits, faults."""
+    rows = []
+    for out in out_dirs:
+        for p in sorted(glob.glob(os.path.join(out, 'results', '*',
+                                               'results.json'))):
+            d = json.load(open(p))
+            pair = case(d, 'stress-truncate-race/pair') or {}
+            mem = case(d, 'stress-truncate-race/memfd') or {}
+            b = d.get('boot') or {}
+            rows.append({
+                'kernel': kernel_name(d), 'version': d['kernel'],
+                'label': d['label'], 'date': d['date'],
+                'machine': d['machine'], 'vcpus': b.get('cpus_requested'),
+                'cpus_online': b.get('cpus_online'),
+                'pair': pair.get('facts', {}), 'stress': mem.get('facts', {}),
+            })
+    save({'runs': rows}, os.path.join(snap_dir, 'vcpus.json'))
+    return rows
 
 
 def save_cache_sizes(snap_dir):

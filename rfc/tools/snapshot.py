@@ -3,6 +3,9 @@
 """The RFC's results snapshot (rfc/results/): make it, or check a run.
 
   snapshot.py make [O]     copy the last run's results into rfc/results/
+  snapshot.py vcpus O...   summarise runs of the race scenarios made with
+                           different VCPUS= (one build directory each) into
+                           rfc/results/vcpus.json
   snapshot.py compare [O] [--require K,K]
                            compare the run in O with rfc/results/: exit 1
                            and name every fact that differs (and, if O has
@@ -30,6 +33,11 @@ def main(argv):
         i = argv.index('--require')
         require = argv[i + 1].split(',')
         argv = argv[:i] + argv[i + 2:]
+    if len(argv) > 2 and argv[1] == 'vcpus':
+        rows = kitdata.snapshot_vcpus(argv[2:])
+        print(f'{os.path.relpath(kitdata.SNAPSHOT)}/vcpus.json: '
+              f'{len(rows)} runs')
+        return 0
     if len(argv) < 2 or argv[1] not in ('make', 'compare'):
         print(__doc__.strip(), file=sys.stderr)
         return 2
