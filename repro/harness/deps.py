@@ -21,7 +21,8 @@ NEEDS = {
     'build': ['gcc', 'make', 'libc6-dev', 'libcap-dev', 'python3', 'file'],
     'repro': ['bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'cpio',
               'busybox-static', 'qemu-system-x86', 'git', 'rsync',
-              'xz-utils', 'perl', 'binutils', 'ccache', 'linux-source-{kver}'],
+              'xz-utils', 'perl', 'binutils', 'ccache', 'e2fsprogs',
+              'util-linux', 'linux-source-{kver}'],
     'htmldocs': ['python3-sphinx', 'python3-sphinx-rtd-theme', 'graphviz'],
 }
 
@@ -32,7 +33,8 @@ TOOLS = {
               'perl': 'perl', 'make': 'make', 'gcc': 'gcc', 'ld': 'binutils',
               'objcopy': 'binutils', 'xz': 'xz-utils', 'rsync': 'rsync',
               'git': 'git', 'qemu-system-x86_64': 'qemu-system-x86',
-              'busybox': 'busybox-static', 'ccache': 'ccache'},
+              'busybox': 'busybox-static', 'ccache': 'ccache',
+              'mkswap': 'util-linux', 'mkfs.ext4': 'e2fsprogs'},
     'htmldocs': {'sphinx-build': 'python3-sphinx', 'dot': 'graphviz'},
 }
 

@@ -95,6 +95,53 @@ def smp(n):
     return f'{n},sockets={n},cores=1,threads=1'
 
 
+FEATURES_TSV = os.path.join(KIT_ROOT, 'repro', 'qemu-features.tsv')
+
+
+def features(image):
+    """What the guest gets besides CPUs and memory: the features of
+    repro/qemu-features.tsv whose option the kernel's cached .config has."""
+    cfg = os.path.join(os.path.dirname(image), '.config')
+    if not os.path.exists(cfg):
+        return []
+    have = set(re.findall(r'^(CONFIG_\w+)=y$', open(cfg).read(), re.M))
+    out = []
+    with open(FEATURES_TSV) as f:
+        for line in f:
+            cols = line.split('#', 1)[0].split('\t')
+            if len(cols) >= 2 and cols[0].strip() in have:
+                out.append(cols[1].strip())
+    return out
+
+
+def disk_args(outdir):
+    """A swap disk and an ext4 disk, fresh for each boot (sparse files,
+    made with util-linux's mkswap and e2fsprogs' mkfs.ext4)."""
+    args = []
+    for name, size, mk in (('swap.img', '256M', ['mkswap', '-q']),
+                           ('ext4.img', '512M', ['mkfs.ext4', '-q', '-F'])):
+        path = os.path.join(outdir, name)
+        if os.path.exists(path):
+            os.unlink(path)
+        subprocess.run(['truncate', '-s', size, path], check=True)
+        r = subprocess.run(mk + [path], capture_output=True, text=True)
+        if r.returncode:
+            raise KitError(f'{" ".join(mk)} {path}: {r.stderr.strip()}')
+        args += ['-drive', f'file={path},if=virtio,format=raw']
+    return args
+
+
+def numa_args(mem_mb, cpus):
+    """Two NUMA nodes, half the memory and half the CPUs each."""
+    half, c = mem_mb // 2, max(1, cpus // 2)
+    first = f'0-{c - 1}' if c > 1 else '0'
+    rest = f'{c}-{cpus - 1}' if cpus - c > 1 else str(cpus - 1)
+    return ['-object', f'memory-backend-ram,id=m0,size={half}M',
+            '-object', f'memory-backend-ram,id=m1,size={mem_mb - half}M',
+            '-numa', f'node,nodeid=0,memdev=m0,cpus={first}',
+            '-numa', f'node,nodeid=1,memdev=m1,cpus={rest}']
+
+
 def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
          cpus=None):
     """Run one guest; return a dict describing how the boot went.
@@ -117,6 +164,11 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
            '-nographic', '-no-reboot', '-monitor', 'none', '-nic', 'none',
            '-kernel', image, '-initrd', initrd, '-append', append,
            '-serial', f'file:{console}', '-serial', f'file:{results}']
+    feats = features(image)
+    if 'disks' in feats:
+        cmd += disk_args(outdir)
+    if 'numa' in feats and cpus >= 2:
+        cmd += numa_args(mem_mb, cpus)
     t0 = time.monotonic()
     status = 'ok'
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -138,9 +190,19 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
         status = 'cpus'
         a['excerpt'] = [f'the guest brought up {a["cpus"]} CPUs, QEMU was '
                         f'given {cpus} (-smp {smp(cpus)})']
+    # A device QEMU was given and the guest did not use fails the boot too:
+    # the scenarios would skip, and say nothing.
+    want = {'disks': ('swap', 'ext4'), 'numa': ('nodes',)}
+    lost = [k for f in feats if status == 'ok' for k in want.get(f, ())
+            if not a['devices'].get(k)]
+    if lost:
+        status = 'devices'
+        a['excerpt'] = [f'QEMU gave the guest {", ".join(feats)}, and /init '
+                        f'reported {a["devices"]}: {", ".join(lost)} missing']
     return {
         'status': status,
         'cpus_requested': cpus, 'cpus_online': a['cpus'],
+        'features': feats, 'devices': a['devices'],
         'accel': acc, 'accel_reason': why,
         'seconds': round(elapsed, 2),
         'init_at': a['init_at'], 'done_at': a['done_at'],
@@ -176,6 +238,8 @@ def analyse(text, known=None):
     lines = text.splitlines()
     init_at = re.search(r'kit: init at ([\d.]+) s', text)
     cpus = re.search(r'kit: init at .*, cpus (\d+)', text)
+    devices = dict(re.findall(r'kit: device (\w+) (\d+)', text))
+    devices = {k: int(v) for k, v in devices.items()}
     done = re.search(r'kit: done at ([\d.]+) s', text)
     splats, seen = [], []
     for i, l in enumerate(lines):
@@ -199,6 +263,7 @@ def analyse(text, known=None):
         'status': status,
         'init_at': float(init_at.group(1)) if init_at else None,
         'cpus': int(cpus.group(1)) if cpus else None,
+        'devices': devices,
         'done_at': float(done.group(1)) if done else None,
         'excerpt': lines[max(0, i - 2):i + 30],
         'splats': [lines[i] for i in splats],
