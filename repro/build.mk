@@ -20,7 +20,7 @@ ifeq ($(strip $(O)),)
 $(error O must name the build directory; empty would build into /bin and /obj)
 endif
 
-REPRO_SCENARIOS := private-write-hole uffd-missing uffd-copy-isolation uffd-minor-wp thp-amplification private-read-then-write fork-after-fault memcg-charge stress-truncate-race truncate-race-window private-store-effects
+REPRO_SCENARIOS := private-write-hole uffd-missing uffd-copy-isolation uffd-minor-wp thp-amplification private-read-then-write fork-after-fault memcg-charge stress-truncate-race truncate-race-window private-store-effects swap-private memcg-owners ext4-private-hole
 
 # Paths relative to this file, whatever directory make runs in.
 REPRO_SRC := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))

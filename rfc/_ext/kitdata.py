@@ -305,6 +305,13 @@ class Snapshot:
         return [k for k in self.kernels
                 if self.docs[k].get('outcome', 'runs') == 'runs']
 
+    def line(self):
+        """The RFC's kernel line: stock and patched of the default
+        version (7.3), the pair most tables show."""
+        from repro.harness import kernel
+        pair = [f'{kernel.DEFAULT_KVER}-stock', f'{kernel.DEFAULT_KVER}-patched']
+        return [k for k in pair if k in self.docs] or self.running()
+
 
 def scenario(doc, name):
     return next((s for s in doc['scenarios'] if s['name'] == name), None)

@@ -57,6 +57,7 @@ An unknown kernel, case or fact is an error, never an empty cell.
 """
 
 import html
+import json
 import os
 import re
 import sys
@@ -74,14 +75,33 @@ logger = logging.getLogger(__name__)
 
 _snapshot = None
 _claims = None
+_applies = {}
 CLAIMS_TSV = os.path.join(kitdata.KIT_ROOT, 'rfc', 'claims.tsv')
+
+
+def applies(claim):
+    """The kernel rows (repro/kernels.tsv names) a claim is about."""
+    claims()
+    return _applies.get(claim, [])
+
+
+def about(claim, k):
+    """Whether snapshot kernel `k` is one `claim` is about.  A kernel the
+    kit built is "<version>-<row>" (7.3-stock); a host or prebuilt kernel
+    counts as the model it matched."""
+    m = re.match(r'^\d+\.\d+-(.+)$', k)
+    if m:
+        row = m.group(1)
+    else:
+        row = next(iter(snap().doc(k).get('matches') or []), k)
+    return row in applies(claim)
 
 
 def claims():
     """rfc/claims.tsv: {claim: [(case, fact, says), ...]}, in file order."""
-    global _claims
+    global _claims, _applies
     if _claims is None:
-        _claims = {}
+        _claims, _applies = {}, {}
         header = None
         for n, line in enumerate(open(CLAIMS_TSV), 1):
             line = line.split('#', 1)[0].strip()
@@ -93,6 +113,9 @@ def claims():
                 continue
             if len(cols) != 4:
                 raise KitError(f'{CLAIMS_TSV}:{n}: want 4 columns')
+            if cols[1] == 'applies':
+                _applies[cols[0]] = cols[2].split(',')
+                continue
             _claims.setdefault(cols[0], []).append(tuple(cols[1:]))
     return _claims
 
@@ -229,7 +252,7 @@ class KitTable(KitDirective):
     def make(self):
         s = snap()
         scen = self.arguments[0]
-        ks = kernels_opt(self.options.get('kernels'), s.running())
+        ks = kernels_opt(self.options.get('kernels'), s.line())
         cases = s.models.cases([scen])
         if not cases:
             raise KitError(f'no case of scenario "{scen}" in models.tsv')
@@ -298,11 +321,13 @@ def claim_rows(claim, preds, ks):
         rows.append(cells)
 
     def word(k):
+        if not about(claim, k):
+            return 'not about this kernel'
         n = len(preds) - crashed[k]
         if not n:
             return 'not measured: the kernel crashed'
-        w = ('holds' if held[k] == n else 'does not hold' if not held[k]
-             else f'holds in part ({held[k]} of {n})')
+        w = ('as claimed' if held[k] == n else 'not as claimed'
+             if not held[k] else f'as claimed for {held[k]} of {n} facts')
         if crashed[k]:
             w += f'; {crashed[k]} not measured: the kernel crashed'
         return w
@@ -316,7 +341,7 @@ class KitClaim(KitDirective):
     def make(self):
         s = snap()
         claim = self.arguments[0]
-        ks = kernels_opt(self.options.get('kernels'), s.running())
+        ks = kernels_opt(self.options.get('kernels'), s.line())
         preds = claims().get(claim)
         if not preds:
             raise KitError(f'{claim}: no row in rfc/claims.tsv')
@@ -337,7 +362,7 @@ class KitClaims(KitDirective):
 
     def make(self):
         s = snap()
-        ks = kernels_opt(self.options.get('kernels'), s.running())
+        ks = kernels_opt(self.options.get('kernels'), s.line())
         self.state.document.settings.env.note_dependency(CLAIMS_TSV)
         rows = []
         for claim, preds in claims().items():
@@ -573,7 +598,7 @@ class KitChart(KitDirective):
 
     def make(self):
         s = snap()
-        ks = kernels_opt(self.options.get('kernels'), s.running())
+        ks = kernels_opt(self.options.get('kernels'), s.line())
         groups = []
         for c in self.options['cases'].split():
             vals = {}
@@ -651,6 +676,40 @@ def kit_bench_role(name, rawtext, text, lineno, inliner, options={},
     inliner.document.settings.env.note_dependency(
         os.path.join(snap().dir, kitdata.BENCH))
     return [nodes.inline(rawtext, fmt(v), classes=['kit-fact'])], []
+
+
+class KitVcpus(KitDirective):
+    """rfc/results/vcpus.json: the race scenarios at several vCPU counts."""
+    has_content = False
+
+    def make(self):
+        path = os.path.join(snap().dir, 'vcpus.json')
+        if not os.path.exists(path):
+            raise KitError('no rfc/results/vcpus.json: run the race '
+                           'scenarios with VCPUS=2, 4, 8 and "snapshot.py '
+                           'vcpus"')
+        self.state.document.settings.env.note_dependency(path)
+        runs = json.load(open(path))['runs']
+        rows = []
+        for r in runs:
+            p, st = r['pair'], r['stress']
+            rows.append([str(r['vcpus']), str(r['cpus_online']),
+                         p.get('pair_iterations', '-'),
+                         p.get('pair_per_second', '-'),
+                         p.get('pair_beyond_eof_hits', '-'),
+                         st.get('private_faults', '-'),
+                         st.get('seconds', '-'),
+                         st.get('beyond_eof_hits', '-')])
+        m = runs[0]['machine'] if runs else {}
+        note = para(f'{runs[0]["label"] if runs else ""}, '
+                    f'{runs[0]["date"] if runs else ""}, on '
+                    f'{m.get("cpu", "?")}, {m.get("cpus", "?")} host CPUs; '
+                    'the pair race ran 10 s with no cap on hits '
+                    '(GUEST_ENV="KIT_PAIR_MAX_HITS=1000000 '
+                    'KIT_PAIR_SECONDS=10").')
+        return [note, table(['vCPUs', 'online', 'pair races',
+                             'races/s', 'pair hits', 'stress faults',
+                             'stress s', 'stress hits'], rows)]
 
 
 def selftest_line(s, a, b):
@@ -744,6 +803,7 @@ def setup(app):
     app.add_directive('kit-selftests', KitSelftests)
     app.add_directive('kit-chart', KitChart)
     app.add_directive('kit-bench', KitBench)
+    app.add_directive('kit-vcpus', KitVcpus)
     app.add_role('kit-fact', kit_fact_role)
     app.add_role('kit-bench', kit_bench_role)
     app.add_role('kit-info', kit_info_role)
