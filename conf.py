@@ -66,8 +66,11 @@ for need in ('scripts/kernel-doc', 'Documentation/sphinx/kerneldoc.py'):
     if not os.path.exists(os.path.join(KSRC, need)):
         raise ConfigError(f'{KSRC} has no {need}: the user guide renders '
                           f'repro/lib/ with the kernel\'s own kernel-doc')
-# The kernel's Sphinx extensions (kerneldoc.py imports kernellog.py).
+# The kernel's Sphinx extensions (kerneldoc.py imports kernellog.py on 6.x;
+# on 7.x it imports the Python kernel-doc of tools/lib/python, found through
+# the srctree variable its Makefile sets).
 sys.path.append(os.path.join(KSRC, 'Documentation', 'sphinx'))
+os.environ.setdefault('srctree', KSRC)
 
 extensions = [
     'sphinx.ext.graphviz',

@@ -776,6 +776,14 @@ def kit_info_role(name, rawtext, text, lineno, inliner, options={},
             v = races_line(s, arg)
         elif key == 'crashes' and arg:
             v = crashes_line(s, arg)
+        elif key == 'standalone' and arg:
+            c = kitdata.case(s.doc(arg), 'standalone/memfd')
+            if not c or not c.get('facts'):
+                raise KeyError(f'{arg}: no standalone/memfd result')
+            f = c['facts']
+            v = ' '.join(f'{k}={f[k]}' for k in
+                         ('pc_per_store', 'file_zero', 'missing', 'verdict')
+                         if k in f)
         elif arg is not None and key in ('version', 'label', 'model',
                                          'verdict', 'matches', 'pkgver',
                                          'vcpus'):

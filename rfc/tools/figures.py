@@ -70,13 +70,18 @@ def gen_verdicts(s):
             'selftest-shmem-private-cow/exit')
     k = [f'{kernel.DEFAULT_KVER}-stock', f'{kernel.DEFAULT_KVER}-patched']
     text = results.terminal_table(docs(s, k), s.models, width=100)
-    out = []
+    out, last = [], False
+    labels = tuple(s.doc(x)['label'] for x in k)
     for line in text.split('\n'):
         head = line.split(' ', 1)[0]
-        if line.startswith('case ') or head in keep or \
-                line.startswith(tuple(s.doc(x)['label'] for x in k)) or \
-                line.startswith('    matches'):
+        # A kernel's line wraps: its continuation is indented.
+        keep_it = (line.startswith('case ') or head in keep or
+                   line.startswith(labels) or
+                   (last and line.startswith('    ')))
+        if keep_it:
             out.append(line)
+        last = keep_it and (line.startswith(labels) or
+                            line.startswith('    '))
     return fence(out)
 
 
@@ -100,14 +105,15 @@ def gen_other(s):
 
 def gen_races(s):
     """The two-CPU pair race on every kernel that ran it."""
-    out = ['kernel                   races  per s  CPUs  beyond EOF']
+    out = ['kernel                    races   per s  CPUs  beyond EOF']
     for name in s.kernels:
         c = kitdata.case(s.doc(name), 'stress-truncate-race/pair')
         if c is None or c['status'] == 'skip' or not c['facts']:
             continue
         f = c['facts']
-        out.append(f'{name:24} {f["pair_iterations"]:>6} {f["pair_per_second"]:>6}'
-                   f'  {f["pair_cpus"]:>4}  {f["pair_beyond_eof_hits"]:>10}')
+        out.append(f'{name:24} {f["pair_iterations"]:>7} '
+                   f'{f["pair_per_second"]:>7}  {f["pair_cpus"]:>4}  '
+                   f'{f["pair_beyond_eof_hits"]:>10}')
     return fence(out)
 
 

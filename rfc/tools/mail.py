@@ -152,6 +152,23 @@ def recipients(tree, patches):
         people + [a for a in lists if 'linux-mm' not in a]
 
 
+REPRODUCER = os.path.join(ROOT, 'repro', 'standalone',
+                          'shmem-private-hole.c')
+
+
+def append_reproducer(cover):
+    """The one-file reproducer the letter quotes, after the diffstat, so a
+    reviewer can save it from the mail and compile it."""
+    sig = cover.rfind('\n-- \n')
+    if sig < 0:
+        raise MailError('git format-patch wrote a cover letter without a '
+                        'signature line')
+    code = open(REPRODUCER).read()
+    text = ('\n\nThe reproducer quoted above, '
+            'repro/standalone/shmem-private-hole.c of the kit:\n\n' + code)
+    return cover[:sig] + text.rstrip('\n') + '\n' + cover[sig:]
+
+
 def base_line(src):
     """What the series is based on, stated as such: the upstream release
     the Debian package carries (its tarball has no git history, so no
@@ -159,9 +176,11 @@ def base_line(src):
     tag = 'v' + src.version.replace('.0-rc', '-rc')
     if tag.endswith('.0'):
         tag = tag[:-2]
-    return (f'base-commit: {tag} (upstream release of Debian '
-            f'linux-source-{src.series_ver} {src.pkgver}, the tree these '
-            f'patches were built and tested on)')
+    return (f'base-commit: {tag}\n'
+            f'(the upstream release in Debian\'s linux-source-{src.series_ver}'
+            f' {src.pkgver}, where the\n'
+            f'series was built and tested; the tarball has no git history '
+            f'to name a\ncommit by its id)')
 
 
 def build(out):
@@ -201,6 +220,7 @@ def build(out):
         tail = '\n'.join([base] + [f'Link: {l}' for l in LINKS]) + '\n'
         cover = cover.replace('*** SUBJECT HERE ***', SUBJECT)
         cover = cover.replace('*** BLURB HERE ***', body + '\n' + tail)
+        cover = append_reproducer(cover)
         text = cover + ''.join(open(m).read() for m in mails[1:])
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, 'w') as f:
