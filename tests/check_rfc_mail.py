@@ -130,7 +130,9 @@ def main():
                             '--strict', '--terse', '--show-types'] +
                            [os.path.join(pdir, p)
                             for p in sorted(os.listdir(pdir))], cwd=src,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True,
+                           env=dict(os.environ, PATH='/usr/bin:' +
+                                    os.environ.get('PATH', '')))
         bad = [l for l in r.stdout.splitlines()
                if re.search(r': (ERROR|WARNING|CHECK):', l)]
         print(f'checkpatch --strict on the mails: {len(bad)} findings')

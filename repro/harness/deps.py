@@ -22,7 +22,8 @@ NEEDS = {
     'repro': ['bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'cpio',
               'busybox-static', 'qemu-system-x86', 'git', 'rsync',
               'xz-utils', 'perl', 'binutils', 'ccache', 'e2fsprogs',
-              'util-linux', 'python3-ply', 'linux-source-{kver}'],
+              'util-linux', 'python3-ply', 'python3-git',
+              'linux-source-{kver}'],
     'htmldocs': ['python3-sphinx', 'python3-sphinx-rtd-theme', 'graphviz'],
 }
 

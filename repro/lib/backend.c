@@ -155,7 +155,7 @@ int kit_knob_read(const char *path, char *buf, size_t len)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(buf, start);
+	memcpy(buf, start, strlen(start) + 1);
 	return 0;
 }
 
@@ -190,7 +190,7 @@ int kit_knob_set(const char *path, const char *value)
 	if (!k->changed) {
 		if (kit_knob_read(path, k->old, sizeof(k->old)))
 			return -1;
-		strcpy(k->path, path);
+		snprintf(k->path, sizeof(k->path), "%s", path);
 		knobs_arm();
 		k->changed = true;
 	}

@@ -702,8 +702,11 @@ static void *uffd_server(void *arg)
 #define KIT_PAIR_SECONDS	8	/* the pair race's run time */
 #endif
 #define PAIR_MAX_HITS		16	/* enough to say it happens */
-#define PAIR_STEP_MAX		(1L << 20)	/* turns: the steering's bound */
+#define PAIR_STEP_MAX		1048576L	/* turns: the steering's bound */
 #define PAIR_WAIT_S		2.0	/* bound of each handshake */
+#define PAIR_ONE_CPU \
+	"fewer than two CPUs: the store and the cut would only interleave by preemption"
+#define PAIR_HIT "beyond EOF: iteration %lu read 0x%02x after ftruncate() returned"
 
 struct pair {
 	int fd;
@@ -717,12 +720,13 @@ struct pair {
 	unsigned long errors;
 };
 
+/* Burn @turns loop turns; the empty asm keeps the compiler from eliding it. */
 static void spin(long turns)
 {
-	volatile long i;
+	long i;
 
 	for (i = 0; i < turns; i++)
-		;
+		__asm__ __volatile__("" ::: "memory");
 }
 
 /* Spin until *@word reaches @val; false after PAIR_WAIT_S or on stop. */
@@ -802,7 +806,7 @@ static void pair_race(unsigned long seconds, unsigned long max_hits)
 
 	ktap_fact("cpus_online", "%ld", online);
 	if (online < 2 || two_cpus(cpu)) {
-		ktap_skip("pair", "fewer than two CPUs: the store and the cut would only interleave by preemption, never run at once");
+		ktap_skip("pair", PAIR_ONE_CPU);
 		return;
 	}
 	p.fd = kit_memfd_create("stress-pair", 2);
@@ -871,8 +875,7 @@ static void pair_race(unsigned long seconds, unsigned long max_hits)
 		} else {
 			hits++;
 			if (hits <= 3)
-				ktap_diag("beyond EOF: iteration %lu read 0x%02x after ftruncate() returned",
-					  iter, byte);
+				ktap_diag(PAIR_HIT, iter, byte);
 		}
 		if (ftruncate(p.fd, 2 * p.ps) ||
 		    madvise(target, p.ps, MADV_DONTNEED))
