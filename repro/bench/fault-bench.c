@@ -1,22 +1,68 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fault-bench: what a private write fault over a hole costs, in time and in
- * pages, per backend, and how much private memory fits a memory cgroup.
+ * pages, per backend, next to the faults a reviewer compares it with, and
+ * how much private memory fits a memory cgroup.
  *
  * Not a test of a claim but the numbers behind the proposal's cost and
- * benefit (issue "Performance"): the median time of one first-touch store
- * over REPS repetitions of NR_FAULTS faults, and its ratio to the anonymous
- * fault measured in the same boot (the floor: one zeroed page per fault),
- * which is the figure that survives TCG and noisy machines; absolute times
- * under TCG are emulated.  Pages allocated per fault come from st_blocks
- * and smaps.  Capacity is the largest private working set over a sparse
- * memfd, as a fraction of memory.max, that completes without an OOM kill.
+ * benefit (issue "Performance").  Stock Linux serves a private write fault
+ * over a shmem hole by allocating and zeroing a page-cache page, then
+ * copying it to the COW page; with the series only the COW page is
+ * allocated and zeroed.
+ *
+ * Time.  Each case times REPS repetitions of @faults first touches (a fresh
+ * area, or a fresh mapping of a populated file, each time) with
+ * CLOCK_MONOTONIC and reports the median, the minimum and the maximum of
+ * the repetitions' time per fault: ns_per_fault, ns_min, ns_max.  Under QEMU
+ * with -icount shift=0 and one vCPU the guest's clock advances one
+ * nanosecond per guest instruction executed, so these are instruction
+ * counts per fault, deterministic whatever the host does; elsewhere (KVM,
+ * bare metal, plain TCG) they are times.  ratio_to_anon divides the median
+ * by the anonymous fault's median of the same run, the floor (one zeroed
+ * page per fault); the hugetlbfs cases are divided by the MAP_SHARED
+ * hugetlbfs fault instead (ratio_to_hugetlb_shared), since a huge page
+ * against a 4 KiB anonymous fault means nothing.  pages_per_fault is what
+ * the stores of the first repetition added to the file (st_blocks) and to
+ * the mapping's private pages (smaps), per fault.
+ *
+ * The cases:
+ *   anon                  MAP_PRIVATE anonymous memory: the floor.
+ *   memfd                 MAP_PRIVATE memfd of holes: the fault the series
+ *                         changes (stock: two pages, a zeroing and a copy).
+ *   memfd-shared          MAP_SHARED memfd of holes: one page-cache page,
+ *                         what stock pays before its copy.
+ *   memfd-cached          MAP_PRIVATE memfd whose every page was written
+ *                         with pwrite() first: the COW copies a cached page,
+ *                         the common case the series must leave alone.
+ *   memfd-cached-huge     the same over PMD-sized cached folios (the file
+ *                         is populated with shmem_enabled=always, restored
+ *                         at once; skipped unless ShmemHugePages grew by the
+ *                         whole file).
+ *   memfd-read-then-write a load then a store to each page of a
+ *                         MAP_PRIVATE memfd of holes, timed as one unit per
+ *                         page: ns_per_fault is the cost of both faults.
+ *   tmpfs-huge            MAP_PRIVATE huge=always tmpfs of holes.
+ *   hugetlbfs-shared      MAP_SHARED hugetlbfs of holes: one huge page.
+ *   hugetlbfs             MAP_PRIVATE hugetlbfs of holes.
+ *
+ * Capacity: the largest private working set over a sparse memfd (and over
+ * anonymous memory, for reference) that completes without an OOM kill in
+ * a memory cgroup of CAP_LIMIT_MB, found by bisection over 0..100% of
+ * memory.max in pages: capacity_fraction, rounded down to 2 decimals, and
+ * capacity_trials.
+ *
+ * Profile: when /proc/profile exists (CONFIG_PROFILING, booted with
+ * profile=N), the memfd and anon cases also run PROFILE_FAULTS untimed
+ * faults between a reset and a read of the profile, and print its non-zero
+ * buckets, most samples first, as "# profile <case>: <bucket> <count>";
+ * bucket b covers the text at _stext + (b << profile_shift).
  *
  * Every case reports facts and is "ok" when it measured them; what the
  * numbers should be is the harness's business.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,22 +80,78 @@
 #define NR_HUGE		8	/* huge pages per repetition on hugetlbfs */
 #define REPS		7
 #define CAP_LIMIT_MB	64
-#define CAP_STEPS	10	/* working sets of 55%, 60%, ... 100% */
+#define CAP_TRIALS	8	/* bisection steps: 1/256 of memory.max */
 #define CAP_DEADLINE_S	20
+#define PROFILE_FAULTS	65536
+#define PROFILE_DEADLINE_S 10	/* of CLOCK_MONOTONIC: 10^10 under icount */
+#define PROFILE_LINES	200
+#define PROFILE_CHUNK	16384	/* counters read at once */
+
+#define PROC_PROFILE	"/proc/profile"
+#define THP_DIR		"/sys/kernel/mm/transparent_hugepage/"
+#define SHMEM_ENABLED	THP_DIR "shmem_enabled"
+#define PMD_SIZE_KNOB	THP_DIR "hpage_pmd_size"
+
+enum bench_kind {
+	BENCH_HOLE,		/* one store per page of a fresh area of holes */
+	BENCH_CACHED,		/* one store per page of a populated file */
+	BENCH_READ_WRITE,	/* a load, then a store, per page of holes */
+};
+
+/* What a case's median is divided by. */
+enum bench_ref {
+	REF_ANON,
+	REF_HUGETLB_SHARED,
+	NR_REFS,
+};
+
+static const char *const ref_fact[NR_REFS] = {
+	[REF_ANON] = "ratio_to_anon",
+	[REF_HUGETLB_SHARED] = "ratio_to_hugetlb_shared",
+};
+
+static const char *const ref_name[NR_REFS] = {
+	[REF_ANON] = "anon",
+	[REF_HUGETLB_SHARED] = "hugetlbfs-shared",
+};
+
+/* The medians divided by, once their case has run. */
+static double ref_ns[NR_REFS];
 
 struct bench_case {
 	const char *name;
 	const struct kit_backend *backend;
-	int map;	/* MAP_PRIVATE, or MAP_SHARED for the reference */
+	int map;		/* MAP_PRIVATE, or MAP_SHARED */
+	enum bench_kind kind;
+	enum bench_ref ref;
+	bool is_ref;		/* the case @ref names: sets ref_ns[@ref] */
+	bool huge_cache;	/* populate with shmem_enabled=always */
+	bool profile;		/* profile its faults too */
 };
 
-/* anon first: every other case is divided by it. */
+/* Each reference runs before the cases divided by it. */
 static const struct bench_case cases[] = {
-	{ "anon", &kit_backend_anon, MAP_PRIVATE },
-	{ "memfd", &kit_backend_memfd, MAP_PRIVATE },
-	{ "tmpfs-huge", &kit_backend_tmpfs_huge, MAP_PRIVATE },
-	{ "hugetlbfs", &kit_backend_hugetlbfs, MAP_PRIVATE },
-	{ "memfd-shared", &kit_backend_memfd, MAP_SHARED },
+	{ .name = "anon", .backend = &kit_backend_anon, .map = MAP_PRIVATE,
+	  .kind = BENCH_HOLE, .ref = REF_ANON, .is_ref = true,
+	  .profile = true },
+	{ .name = "memfd", .backend = &kit_backend_memfd, .map = MAP_PRIVATE,
+	  .kind = BENCH_HOLE, .ref = REF_ANON, .profile = true },
+	{ .name = "memfd-shared", .backend = &kit_backend_memfd,
+	  .map = MAP_SHARED, .kind = BENCH_HOLE, .ref = REF_ANON },
+	{ .name = "memfd-cached", .backend = &kit_backend_memfd,
+	  .map = MAP_PRIVATE, .kind = BENCH_CACHED, .ref = REF_ANON },
+	{ .name = "memfd-cached-huge", .backend = &kit_backend_memfd,
+	  .map = MAP_PRIVATE, .kind = BENCH_CACHED, .ref = REF_ANON,
+	  .huge_cache = true },
+	{ .name = "memfd-read-then-write", .backend = &kit_backend_memfd,
+	  .map = MAP_PRIVATE, .kind = BENCH_READ_WRITE, .ref = REF_ANON },
+	{ .name = "tmpfs-huge", .backend = &kit_backend_tmpfs_huge,
+	  .map = MAP_PRIVATE, .kind = BENCH_HOLE, .ref = REF_ANON },
+	{ .name = "hugetlbfs-shared", .backend = &kit_backend_hugetlbfs,
+	  .map = MAP_SHARED, .kind = BENCH_HOLE, .ref = REF_HUGETLB_SHARED,
+	  .is_ref = true },
+	{ .name = "hugetlbfs", .backend = &kit_backend_hugetlbfs,
+	  .map = MAP_PRIVATE, .kind = BENCH_HOLE, .ref = REF_HUGETLB_SHARED },
 };
 
 static double now_ns(void)
@@ -72,44 +174,331 @@ static size_t nr_pages(const struct kit_backend *b)
 	return b->flags & KIT_BACKEND_HUGETLB ? NR_HUGE : NR_FAULTS;
 }
 
-/*
- * One repetition: a fresh area of holes, one store per page, timed.  The
- * first repetition also counts the pages the stores allocated.
- */
-static int one_rep(const struct bench_case *c, double *ns, double *pages)
+/* First touches of the @n pages of @p, @ps apart, as @c does them. */
+static void touch(const struct bench_case *c, char *p, size_t n, size_t ps)
 {
-	size_t n = nr_pages(c->backend), i, ps;
+	size_t i;
+
+	/* READ_ONCE(), WRITE_ONCE(): one access each, none merged or dropped. */
+	for (i = 0; i < n; i++) {
+		if (c->kind == BENCH_READ_WRITE)
+			(void)__atomic_load_n(&p[i * ps], __ATOMIC_RELAXED);
+		__atomic_store_n(&p[i * ps], 1, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * Private pages of a mapping of @a: none for a shared mapping, which has no
+ * COW pages (smaps counts a hugetlb page that one MAP_SHARED mapping alone
+ * maps as Private_Hugetlb, though the file holds it).
+ */
+static long long private_pages(const struct bench_case *c,
+			       const struct kit_area *a, const void *p)
+{
+	return c->map == MAP_SHARED ? 0 : kit_area_private_pages(a, p);
+}
+
+/*
+ * Map @a as @c does, touch every page, timed, and unmap.  With @pages,
+ * also count the pages the touches allocated, per page.
+ */
+static int measure(const struct bench_case *c, const struct kit_area *a,
+		   double *ns, double *pages)
+{
 	long long pc0, pc1, an0, an1;
-	struct kit_area a;
 	double t0, t1;
 	char *p;
 
-	if (kit_area_create(&a, c->backend, "fault-bench", n))
+	p = kit_area_map(a, c->map);
+	if (!p)
 		return -1;
-	p = kit_area_map(&a, c->map);
-	if (!p) {
-		kit_area_destroy(&a);
+	pc0 = kit_area_file_pages(a);
+	an0 = private_pages(c, a, p);
+	t0 = now_ns();
+	touch(c, p, a->pages, a->page_size);
+	t1 = now_ns();
+	pc1 = kit_area_file_pages(a);
+	an1 = private_pages(c, a, p);
+	*ns = (t1 - t0) / a->pages;
+	if (pages)
+		*pages = (double)((pc1 - pc0) + (an1 - an0)) / a->pages;
+	kit_area_unmap(a, p);
+	if (pc0 < 0 || pc1 < 0 || an0 < 0 || an1 < 0) {
+		if (!errno)
+			errno = EIO;
 		return -1;
 	}
-	ps = a.page_size;
-	pc0 = kit_area_file_pages(&a);
-	an0 = kit_area_private_pages(&a, p);
-	t0 = now_ns();
-	/* WRITE_ONCE(): one store per page, none merged or dropped. */
-	for (i = 0; i < n; i++)
-		__atomic_store_n(&p[i * ps], 1, __ATOMIC_RELAXED);
-	t1 = now_ns();
-	pc1 = kit_area_file_pages(&a);
-	an1 = kit_area_private_pages(&a, p);
-	*ns = (t1 - t0) / n;
-	if (pages)
-		*pages = (double)((pc1 - pc0) + (an1 - an0)) / n;
-	kit_area_unmap(&a, p);
-	kit_area_destroy(&a);
-	return pc0 < 0 || pc1 < 0 || an0 < 0 || an1 < 0 ? -1 : 0;
+	return 0;
 }
 
-static double anon_ns;
+/*
+ * One repetition: over a fresh area of holes, or over the populated file
+ * @cache of a cached case.
+ */
+static int one_rep(const struct bench_case *c, const struct kit_area *cache,
+		   double *ns, double *pages)
+{
+	struct kit_area a;
+	int ret;
+
+	if (cache)
+		return measure(c, cache, ns, pages);
+	if (kit_area_create(&a, c->backend, "fault-bench",
+			    nr_pages(c->backend)))
+		return -1;
+	ret = measure(c, &a, ns, pages);
+	kit_area_destroy(&a);
+	return ret;
+}
+
+static size_t pmd_size(void)
+{
+	char value[32];
+
+	if (kit_knob_read(PMD_SIZE_KNOB, value, sizeof(value)))
+		return 0;
+	return strtoul(value, NULL, 10);
+}
+
+/* Write every page of @a through the file, so that the page cache holds it. */
+static int fill(const struct kit_area *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->pages; i++)
+		if (kit_area_file_fill(a, i, 0x5a))
+			return -1;
+	return 0;
+}
+
+/*
+ * The file of a cached case: every page written with pwrite(), with
+ * shmem_enabled=always for @c->huge_cache (the global control is the one
+ * that applies to a memfd's write(); the per-size ones govern anonymous
+ * shmem only), restored as soon as the file is written.
+ *
+ * Return: 0; 1 if the case cannot run here, with the reason in @why; -1
+ * on error, with the reason in @why.
+ */
+static int populate(const struct bench_case *c, struct kit_area *a,
+		    char *why, size_t len)
+{
+	size_t n = nr_pages(c->backend), pmd = pmd_size();
+	long long huge0, huge1, file_kb;
+	int ret = 0;
+
+	if (c->huge_cache) {
+		if (!pmd) {
+			snprintf(why, len, "no transparent huge pages (no %s)",
+				 PMD_SIZE_KNOB);
+			return 1;
+		}
+		if (n * kit_page_size() % pmd) {
+			snprintf(why, len, "%zu pages are not whole %zu KiB folios",
+				 n, pmd >> 10);
+			return 1;
+		}
+		if (access(SHMEM_ENABLED, W_OK)) {
+			snprintf(why, len, "cannot write %s: %s", SHMEM_ENABLED,
+				 strerror(errno));
+			return 1;
+		}
+	}
+	if (kit_area_create(a, c->backend, "fault-bench-cached", n)) {
+		snprintf(why, len, "create: %s", strerror(errno));
+		return -1;
+	}
+	huge0 = kit_meminfo_kb("ShmemHugePages:");
+	if (c->huge_cache && kit_knob_set(SHMEM_ENABLED, "always")) {
+		snprintf(why, len, "setting %s to always: %s", SHMEM_ENABLED,
+			 strerror(errno));
+		kit_area_destroy(a);
+		return -1;
+	}
+	if (fill(a)) {
+		snprintf(why, len, "pwrite: %s", strerror(errno));
+		ret = -1;
+	}
+	if (c->huge_cache)
+		kit_knob_restore(SHMEM_ENABLED);
+	huge1 = kit_meminfo_kb("ShmemHugePages:");
+	file_kb = (long long)(n * kit_page_size()) >> 10;
+	if (!ret && c->huge_cache && (huge0 < 0 || huge1 - huge0 < file_kb)) {
+		snprintf(why, len,
+			 "populated with shmem_enabled=always, ShmemHugePages grew by %lld KiB, not %lld: the file is not in PMD-sized folios",
+			 huge1 - huge0, file_kb);
+		ret = 1;
+	}
+	if (!ret && !c->huge_cache && huge1 - huge0 > 0)
+		ktap_diag("%s: ShmemHugePages +%lld KiB while writing the file: huge folios?",
+			  c->name, huge1 - huge0);
+	if (!ret && c->huge_cache)
+		ktap_diag("%s: %lld KiB file, ShmemHugePages +%lld KiB",
+			  c->name, file_kb, huge1 - huge0);
+	if (ret)
+		kit_area_destroy(a);
+	return ret;
+}
+
+struct profile_bucket {
+	unsigned long bucket;
+	unsigned int count;
+};
+
+static int cmp_bucket(const void *a, const void *b)
+{
+	const struct profile_bucket *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return (x->bucket > y->bucket) - (x->bucket < y->bucket);
+}
+
+/*
+ * Read all of /proc/profile from @fd: the sample step (1 << prof_shift)
+ * in the first unsigned int, then one counter per bucket of kernel text.
+ * Collects the non-zero buckets in @*out (to be freed), their number in
+ * @*nr, and the sum of all counters in @*samples.
+ */
+static int profile_read(int fd, unsigned int *step,
+			struct profile_bucket **out, size_t *nr,
+			unsigned long long *samples)
+{
+	unsigned int *buf;
+	struct profile_bucket *b = NULL, *nb;
+	size_t i, nr_b = 0, alloc = 0, first;
+	unsigned long index = 0;
+	off_t off = 0;
+	ssize_t n;
+	int ret = -1;
+
+	*samples = 0;
+	buf = malloc(PROFILE_CHUNK * sizeof(*buf));
+	if (!buf)
+		return -1;
+	for (;;) {
+		n = pread(fd, buf, PROFILE_CHUNK * sizeof(*buf), off);
+		if (n < 0)
+			goto out;
+		if (!n)
+			break;
+		if (n % sizeof(*buf)) {
+			errno = EIO;
+			goto out;
+		}
+		first = 0;
+		if (!off) {
+			*step = buf[0];
+			first = 1;
+		}
+		off += n;
+		for (i = first; i < n / sizeof(*buf); i++, index++) {
+			if (!buf[i])
+				continue;
+			*samples += buf[i];
+			if (nr_b == alloc) {
+				alloc = alloc ? 2 * alloc : 256;
+				nb = realloc(b, alloc * sizeof(*b));
+				if (!nb)
+					goto out;
+				b = nb;
+			}
+			b[nr_b].bucket = index;
+			b[nr_b].count = buf[i];
+			nr_b++;
+		}
+	}
+	if (!off) {
+		errno = ENODATA;
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	if (ret) {
+		free(b);
+		b = NULL;
+		nr_b = 0;
+	}
+	*out = b;
+	*nr = nr_b;
+	return ret;
+}
+
+/*
+ * Untimed: reset /proc/profile, fault PROFILE_FAULTS pages as @c does, in
+ * areas of NR_FAULTS pages (create, map, touch, unmap, destroy), read the
+ * profile and print its non-zero buckets, most samples first.
+ */
+static void profile_case(const struct bench_case *c)
+{
+	size_t n = nr_pages(c->backend), nr, i, done = 0;
+	unsigned long long samples;
+	struct profile_bucket *b;
+	unsigned int step = 0;
+	double deadline;
+	struct kit_area a;
+	int fd, shift;
+	char *p;
+
+	fd = open(PROC_PROFILE, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ktap_diag("%s: no profile: %s: %s%s", c->name, PROC_PROFILE,
+			  strerror(errno), errno == ENOENT ?
+			  " (a CONFIG_PROFILING kernel booted with profile=N has it)" :
+			  "");
+		return;
+	}
+	/* Any write resets the counters; one of sizeof(int) sets a multiplier. */
+	if (write(fd, "0", 1) != 1) {
+		ktap_diag("%s: no profile: resetting %s: %s", c->name,
+			  PROC_PROFILE, strerror(errno));
+		close(fd);
+		return;
+	}
+	deadline = now_ns() + PROFILE_DEADLINE_S * 1e9;
+	while (done < PROFILE_FAULTS && now_ns() < deadline) {
+		if (kit_area_create(&a, c->backend, "fault-bench-profile", n))
+			break;
+		p = kit_area_map(&a, c->map);
+		if (!p) {
+			kit_area_destroy(&a);
+			break;
+		}
+		touch(c, p, n, a.page_size);
+		kit_area_unmap(&a, p);
+		kit_area_destroy(&a);
+		done += n;
+	}
+	if (done < PROFILE_FAULTS)
+		ktap_diag("%s: profile phase stopped after %zu of %d faults: %s",
+			  c->name, done, PROFILE_FAULTS,
+			  now_ns() < deadline ? strerror(errno) : "deadline");
+	if (profile_read(fd, &step, &b, &nr, &samples)) {
+		ktap_diag("%s: no profile: reading %s: %s", c->name,
+			  PROC_PROFILE, strerror(errno));
+		close(fd);
+		return;
+	}
+	close(fd);
+	shift = step ? __builtin_ctz(step) : -1;
+	if (shift < 0 || step != 1U << shift) {
+		ktap_diag("%s: no profile: %s begins with %u, not a power of two",
+			  c->name, PROC_PROFILE, step);
+		free(b);
+		return;
+	}
+	qsort(b, nr, sizeof(*b), cmp_bucket);
+	ktap_diag("%s: profile of %zu faults: %llu samples, %zu buckets of %u bytes",
+		  c->name, done, samples, nr, step);
+	for (i = 0; i < nr && i < PROFILE_LINES; i++)
+		ktap_diag("profile %s: %lu %u", c->name, b[i].bucket,
+			  b[i].count);
+	free(b);
+	ktap_fact("profile_shift", "%d", shift);
+	ktap_fact("profile_samples", "%llu", samples);
+	ktap_fact("profile_faults", "%zu", done);
+}
 
 static void ktap_broken(const char *name, const char *why)
 {
@@ -120,27 +509,55 @@ static void ktap_broken(const char *name, const char *why)
 static void bench(const struct bench_case *c)
 {
 	double ns[REPS], pages = 0, median;
-	int r;
+	struct kit_area cache, *cached = NULL;
+	size_t n = nr_pages(c->backend);
+	char why[256];
+	int r, ret;
 
+	if (c->kind == BENCH_CACHED) {
+		ret = populate(c, &cache, why, sizeof(why));
+		if (ret > 0) {
+			ktap_skip(c->name, why);
+			return;
+		}
+		if (ret < 0) {
+			ktap_broken(c->name, why);
+			return;
+		}
+		cached = &cache;
+	}
 	for (r = 0; r < REPS; r++) {
-		if (one_rep(c, &ns[r], r ? NULL : &pages)) {
-			ktap_diag("%s: repetition %d: %s", c->name, r,
-				  strerror(errno));
-			ktap_result(false, c->name);
+		if (one_rep(c, cached, &ns[r], r ? NULL : &pages)) {
+			snprintf(why, sizeof(why), "repetition %d: %s", r,
+				 strerror(errno));
+			if (cached)
+				kit_area_destroy(cached);
+			ktap_broken(c->name, why);
 			return;
 		}
 	}
+	if (cached)
+		kit_area_destroy(cached);
 	qsort(ns, REPS, sizeof(ns[0]), cmp_double);
 	median = ns[REPS / 2];
-	if (c->backend == &kit_backend_anon)
-		anon_ns = median;
-	ktap_diag("%s: %zu faults x %d, ns per fault min %.0f median %.0f max %.0f",
-		  c->name, nr_pages(c->backend), REPS, ns[0], median,
-		  ns[REPS - 1]);
+	if (c->is_ref)
+		ref_ns[c->ref] = median;
+	ktap_diag("%s: %zu %s x %d, ns per fault min %.0f median %.0f max %.0f",
+		  c->name, n, c->kind == BENCH_READ_WRITE ?
+		  "pages (a load and a store each)" : "faults",
+		  REPS, ns[0], median, ns[REPS - 1]);
 	ktap_fact("ns_per_fault", "%.0f", median);
-	if (anon_ns > 0)
-		ktap_fact("ratio_to_anon", "%.2f", median / anon_ns);
+	ktap_fact("ns_min", "%.0f", ns[0]);
+	ktap_fact("ns_max", "%.0f", ns[REPS - 1]);
+	if (ref_ns[c->ref] > 0)
+		ktap_fact(ref_fact[c->ref], "%.2f", median / ref_ns[c->ref]);
+	else
+		ktap_diag("%s: %s omitted: %s was not measured", c->name,
+			  ref_fact[c->ref], ref_name[c->ref]);
 	ktap_fact("pages_per_fault", "%.2f", pages);
+	ktap_fact("faults", "%zu", n);
+	if (c->profile)
+		profile_case(c);
 	ktap_result(true, c->name);
 }
 
@@ -196,39 +613,47 @@ static int cap_trial(const struct kit_backend *b, size_t pages, int step)
 	return fits;
 }
 
+/*
+ * Bisection over working sets of 0..memory.max pages: @lo always fits (0
+ * trivially), @hi never does (memory.max + 1 pages cannot, with no swap).
+ */
 static void cap_case(const struct kit_backend *b, const char *why)
 {
-	size_t limit_pages = ((size_t)CAP_LIMIT_MB << 20) / kit_page_size();
+	size_t limit = ((size_t)CAP_LIMIT_MB << 20) / kit_page_size();
+	size_t lo = 0, hi = limit + 1, mid;
 	char name[64];
-	int step, best = 0, fits;
+	int trials = 0, fits;
 
 	snprintf(name, sizeof(name), "capacity-%s", b->name);
 	if (why) {
 		ktap_skip(name, why);
 		return;
 	}
-	/* Largest first would OOM most often: climb until the first kill. */
-	for (step = 1; step <= CAP_STEPS; step++) {
-		size_t pct = 50 + 5 * step;
-
-		fits = cap_trial(b, limit_pages * pct / 100, step);
+	while (trials < CAP_TRIALS && hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		fits = cap_trial(b, mid, ++trials);
 		if (fits < 0) {
 			ktap_result(false, name);
 			return;
 		}
-		if (!fits)
-			break;
-		best = pct;
+		if (fits)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	ktap_diag("%s: memory.max %d MiB, working sets from 55%% in 5%% steps",
-		  name, CAP_LIMIT_MB);
-	ktap_fact("capacity_fraction", "%.2f", best / 100.0);
+	ktap_diag("%s: memory.max %d MiB (%zu pages), %d trials: %zu pages fit, %zu%s",
+		  name, CAP_LIMIT_MB, limit, trials, lo, hi,
+		  hi > limit ? " not tried" : " were OOM-killed");
+	/* Rounded down: the fraction printed is one that completed. */
+	ktap_fact("capacity_fraction", "%.2f",
+		  (double)(lo * 100 / limit) / 100);
+	ktap_fact("capacity_trials", "%d", trials);
 	ktap_result(true, name);
 }
 
 int main(void)
 {
-	char why[ARRAY_SIZE(cases)][256], memcg_why[256] = "";
+	char why[ARRAY_SIZE(cases)][256], memcg_why[256] = "", knob[64];
 	int setup[ARRAY_SIZE(cases)];
 	bool memcg_ok;
 	struct utsname u;
@@ -243,8 +668,10 @@ int main(void)
 	ktap_header(ARRAY_SIZE(cases) + 2);
 	if (!uname(&u))
 		ktap_diag("kernel: %s %s", u.release, u.machine);
-	ktap_diag("fault-bench: CLOCK_MONOTONIC; %s",
-		  "under TCG absolute times are emulated, only ratios carry over");
+	ktap_diag("fault-bench: ns are CLOCK_MONOTONIC; %s",
+		  "under QEMU -icount shift=0 one ns is one guest instruction, under plain TCG emulated time");
+	if (!kit_knob_read(SHMEM_ENABLED, knob, sizeof(knob)))
+		ktap_diag("%s: %s", SHMEM_ENABLED, knob);
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (setup[i] > 0)
 			ktap_skip(cases[i].name, why[i]);

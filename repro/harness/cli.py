@@ -18,7 +18,7 @@ import sys
 import textwrap
 import time
 
-from . import (cache, clients, deps, initramfs, kernel, qemu, results, selftests,
+from . import (bench, cache, clients, deps, initramfs, kernel, qemu, results, selftests,
                sources, variables)
 from .models import Models
 from .util import KitError, Phase, log, out_dir
@@ -234,7 +234,7 @@ def host_tsc_khz():
     return None
 
 
-def boot_args(args, extra=''):
+def boot_args(args, extra='', icount=False):
     """The guest's command line.
 
     Under TCG the TSC cannot be calibrated against the PIT, and a tinyconfig
@@ -242,7 +242,8 @@ def boot_args(args, extra=''):
     and CLOCK_MONOTONIC would tick in 4 ms steps.  The TSC rate is given
     instead; benchmarks use ratios, so an approximate rate is enough.
     """
-    khz = host_tsc_khz()
+    # Under -icount the TSC counts the guest's instructions, one per ns.
+    khz = 1000000 if icount else host_tsc_khz()
     tsc = f'tsc_early_khz={khz} tsc=reliable' if khz else ''
     # GUEST_ENV="KIT_X=1 ...": the kernel hands parameters it does not
     # know to /init as environment, and the runner to every reproducer.
@@ -373,38 +374,20 @@ def host_docs(args, models):
     return docs
 
 
-BENCH = 'fault-bench'
-
-
 def cmd_bench(args):
-    """make bench: the benchmark alone in each guest, one table."""
+    """make bench: fault-bench alone in each guest, BENCH_BOOTS boots per
+    mode (icount, wall), one table; bench.json for the snapshot."""
     specs = specs_of(args.kernels.split())
     src = kernel.Source()
-    images = [kernel.build(spec, src) for spec in specs]
-    entries = [{'mode': 'ktap', 'name': BENCH,
-                'path': os.path.join(args.bindir, BENCH), 'args': []}]
-    initrd = initramfs.build(os.path.join(args.bindir, 'runner'), entries,
-                             os.path.join(out_dir(), 'initramfs-bench.cpio'))
-    acc = qemu.accel(images[0][0], initrd)
-    outdir = os.path.join(out_dir(), 'results', 'bench')
-    docs = []
-    for spec, (image, version) in zip(specs, images):
-        with Phase(f'{spec.name}: bench'):
-            boot = qemu.boot(image, initrd, os.path.join(outdir, spec.name),
-                             args.timeout, acc=acc, cmdline=boot_args(args))
-        doc = results.collect(f'{version}-{spec.name}', version, spec.model,
-                              qemu.read(boot['results']), [BENCH], boot)
-        doc['failed'] = [c['name'] for s in doc['scenarios']
-                         for c in s['cases'] if c['status'] != 'ok'
-                         and c['status'] != 'skip']
-        docs.append(doc)
-    text = results.bench_table(docs)
+    docs, outdir = bench.run(specs, src, args, boot_args)
+    text = bench.table(docs)
     print(text)
     with open(os.path.join(outdir, 'bench.txt'), 'w') as f:
         f.write(text + '\n')
     results.save({'runs': docs}, os.path.join(outdir, 'bench.json'))
     log('elapsed: ' + ', '.join(f'{n} {t:.1f}s' for n, t in Phase.timings))
-    bad = [d for d in docs if d['failed'] or d['boot']['status'] != 'ok']
+    bad = [c for d in docs for s in d['scenarios'] for c in s['cases']
+           if c['status'] not in ('ok', 'skip')]
     return 1 if bad else 0
 
 

@@ -143,7 +143,7 @@ def numa_args(mem_mb, cpus):
 
 
 def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
-         cpus=None):
+         cpus=None, icount=False):
     """Run one guest; return a dict describing how the boot went.
 
     A guest that brings up fewer CPUs than it was given fails with status
@@ -164,6 +164,14 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
            '-nographic', '-no-reboot', '-monitor', 'none', '-nic', 'none',
            '-kernel', image, '-initrd', initrd, '-append', append,
            '-serial', f'file:{console}', '-serial', f'file:{results}']
+    if icount:
+        # The guest's clock counts its instructions (1 ns each): a time
+        # measured in the guest is an instruction count, whatever else
+        # the host does.  TCG only, one vCPU (icount is single-threaded);
+        # sleep=off lets an idle guest skip ahead instead of waiting.
+        if acc != 'tcg':
+            raise KitError('icount needs TCG: run with ACCEL=tcg')
+        cmd += ['-icount', 'shift=0,align=off,sleep=off']
     feats = features(image)
     if 'disks' in feats:
         cmd += disk_args(outdir)

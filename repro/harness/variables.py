@@ -142,6 +142,7 @@ VARIABLES = [
     ('O', directory, 'a directory the kit can create and write'),
     ('KIT_CACHE', directory, 'a directory the kit can create and write'),
     ('KIT_CACHE_KEEP', integer(1, 1000), None),
+    ('BENCH_BOOTS', integer(1, 50), None),
     ('GUEST_ENV', guest_env, 'KIT_NAME=value words, handed to every '
      'reproducer in the guest'),
 ]
