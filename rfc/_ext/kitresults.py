@@ -435,98 +435,148 @@ class KitSelftests(KitDirective):
 # ---------------------------------------------------------------- bench
 
 # Columns of kit-bench: (fact, title, bold where the kernels differ).
-BENCH_COLS = (('pages_per_fault', 'Pages per fault', True),
-              ('ratio_to_anon', 'Time against an anonymous fault', False),
-              ('ns_per_fault', 'Median time per fault, ns', False),
-              ('capacity_fraction', 'Largest working set that fits '
-               'memory.max', True))
 CAPACITY = 'capacity-'
 
 
+def spread_text(sp, digits=0):
+    """"median [min-max]" of a fact across boots, or the median alone when
+    all boots agreed."""
+    f = f'{{:.{digits}f}}'
+    med, lo, hi = (f.format(sp[k]) for k in ('median', 'min', 'max'))
+    return med if lo == hi else f'{med} [{lo}-{hi}]'
+
+
+def bench_value(doc, case, fact, mode='icount', digits=0):
+    """A bench fact as the table prints it: the spread across boots when
+    the run has one (make bench now), else the single value (older runs)."""
+    c = kitdata.bench_case(doc, case)
+    if c is None:
+        return ''
+    if c['status'] == 'skip':
+        return 'skipped'
+    sp = (c.get('spread') or {}).get(fact, {}).get(mode)
+    if sp:
+        return spread_text(sp, digits)
+    v = c.get('facts', {}).get(fact)
+    return '' if v is None else fmt(v)
+
+
 def bench_note(docs):
-    """The run behind the bench table, and what its timings are worth."""
+    """The run behind the bench table, and what its numbers are worth."""
     d0 = docs[0]
     m = d0['machine']
-    accels = sorted({(d.get('boot') or {}).get('accel') or 'none'
-                     for d in docs})
     dates = sorted({d['date'] for d in docs})
-    reps = None
-    for d in docs:
-        for s in d['scenarios']:
-            for c in s['cases']:
-                for line in c.get('diag', []):
-                    r = re.search(r'(\d+) faults x (\d+)', line)
-                    reps = reps or (r and r.group(2))
+    boots = d0.get('boots') or {}
     n = nodes.note()
     when = dates[0] if len(dates) == 1 else f'{dates[0]} to {dates[-1]}'
-    worth = ('under TCG the guest\'s clock runs on emulated instructions: '
-             'absolute times do not carry over to hardware, only the ratios '
-             'to the anonymous fault of the same boot do'
-             if 'tcg' in accels else
-             'absolute times are this machine\'s; the ratios to the '
-             'anonymous fault of the same boot are what compares across '
-             'machines')
+    if boots:
+        how = (f'each kernel booted {len(boots.get("icount", []))} times '
+               'under QEMU -icount shift=0 (one vCPU; the guest\'s clock '
+               'counts its instructions, so the figures are guest '
+               'instructions and do not move with the host\'s load) and '
+               f'{len(boots.get("wall", []))} times in plain TCG time; each '
+               'cell is the median across boots of each boot\'s median '
+               'over its repetitions, with the range [min-max] across boots')
+    else:
+        how = ('one boot per kernel under TCG: the times are emulated and '
+               'only the ratios to the anonymous fault of the same boot '
+               'carry over')
     n += para('From ', lit('make bench'), ' (', lit('rfc/results/bench.json'),
               ') run on ', when, ': kernels ',
               ', '.join(d['label'] for d in docs), '; machine ',
-              f'{m["cpu"]}, {m["cpus"]} CPUs, {m["mem_gib"]} GiB, host '
-              f'kernel {m["host_kernel"]}', '; QEMU accelerator ',
-              ', '.join(accels), '.  Times are medians of ',
-              f'{reps} repetitions' if reps else 'the repetitions',
-              ' of the guest\'s ', lit('CLOCK_MONOTONIC'), '; ', worth, '.')
+              f'{m["cpu"]}, {m["cpus"]} CPUs; ', how, '.')
     return n
 
 
 class KitBench(KitDirective):
+    """The benchmark: per case and kernel, instructions per fault, the
+    ratio to the anonymous fault (icount, and wall-clock), pages per
+    fault; capacity."""
     option_spec = {'kernels': directives.unchanged}
 
     def make(self):
         s = snap()
         if not s.bench:
-            raise KitError(f'no bench.json in the snapshot: "make bench" '
-                           f'and "make rfc-snapshot"')
+            raise KitError('no bench.json in the snapshot: "make bench" '
+                           'and "make rfc-snapshot"')
         ks = self.options.get('kernels', '').split() or list(s.bench)
         docs = [s.bench_doc(k) for k in ks]
-        # Backends in the order the benchmark ran them; a capacity case
-        # goes into the row of its backend.
         names = []
         for d in docs:
             for sc in d['scenarios']:
                 for c in sc['cases']:
-                    n = c['name']
-                    if n.startswith(CAPACITY):
-                        n = n[len(CAPACITY):]
-                    if n and n not in names:
-                        names.append(n)
+                    if c['name'] and c['name'] not in names:
+                        names.append(c['name'])
         rows = []
         for n in names:
-            cells = [[lit(n)]]
-            for f, _, bold in BENCH_COLS:
-                cname = CAPACITY + n if f == 'capacity_fraction' else n
-                vals = [kitdata.bench_fact(d, cname, f) for d in docs]
-                if all(v in ('missing', 'absent') for v in vals):
-                    cells.append('')
-                    continue
-                vals = [fmt(v) for v in vals]
-                text = '\u00a0/\u00a0'.join(vals)
-                cells.append([nodes.strong(text, text)]
-                             if bold and len(set(vals)) > 1 else text)
+            if n.startswith(CAPACITY):
+                cells = [[lit(n)], '', '', '',
+                         ' / '.join(bench_value(d, n, 'capacity_fraction',
+                                                digits=2) for d in docs)]
+                rows.append(cells)
+                continue
+            ratio = ('ratio_to_hugetlb_shared' if n.startswith('hugetlbfs')
+                     else 'ratio_to_anon')
+            cells = [[lit(n)],
+                     ' / '.join(bench_value(d, n, 'ns_per_fault')
+                                for d in docs),
+                     ' / '.join(bench_value(d, n, ratio, digits=2)
+                                for d in docs),
+                     ' / '.join(bench_value(d, n, ratio, 'wall', 2)
+                                for d in docs),
+                     ' / '.join(bench_value(d, n, 'pages_per_fault',
+                                            digits=2) for d in docs)]
             rows.append(cells)
         legend = para(
-            'Each cell: ', ' / '.join(ks), ' (',
-            ', '.join(d['label'] for d in docs),
-            '); bold where the kernels differ in pages or capacity.  '
-            'A fault is the first store to a page of a ', lit('MAP_PRIVATE'),
-            ' mapping over a hole (', lit('memfd-shared'), ': a ',
-            lit('MAP_SHARED'), ' one, for reference); pages per fault '
-            'count page-cache and anonymous pages; capacity is the largest '
-            'private working set, as a fraction of a memory cgroup\'s ',
-            lit('memory.max'), ', that completes without an OOM kill.')
+            'Each cell: ', ' / '.join(ks), '.  A fault is the first store '
+            'to a page of a ', lit('MAP_PRIVATE'), ' mapping over a hole, '
+            'unless the case says otherwise: ', lit('-shared'), ' a ',
+            lit('MAP_SHARED'), ' one, ', lit('-cached'), ' over a page the '
+            'page cache holds, ', lit('-read-then-write'), ' a load then a '
+            'store (both faults, per page).  The ratio of the hugetlbfs '
+            'cases is against a shared hugetlbfs fault, the others\' '
+            'against an anonymous fault of the same boot.  Capacity is '
+            'the largest private working set, as a fraction of a memory '
+            'cgroup\'s ', lit('memory.max'), ', that completes without an '
+            'OOM kill.')
         legend['classes'] = ['kit-legend']
         return [bench_note(docs),
-                table(['Backend'] + [t for _, t, _ in BENCH_COLS], rows,
-                      widths=[4, 2, 3, 3, 4], classes=['kit-bench']),
+                table(['Case', 'Instructions per fault', 'Against anon '
+                       '(icount)', 'Against anon (wall)', 'Pages per fault',
+                       ], rows, widths=[4, 4, 3, 3, 2],
+                      classes=['kit-bench']),
                 legend]
+
+
+class KitProfile(KitDirective):
+    """Where a fault's instructions go: the kernel functions /proc/profile
+    sampled during the memfd (hole) and anon phases of make bench."""
+    option_spec = {'kernel': directives.unchanged,
+                   'top': directives.unchanged}
+
+    def make(self):
+        s = snap()
+        k = self.options.get('kernel') or list(s.bench)[-1]
+        prof = s.bench_doc(k).get('profile') or {}
+        if 'memfd' not in prof or 'anon' not in prof:
+            raise KitError(f'bench {k}: no profile of the memfd and anon '
+                           f'cases')
+        top = int(self.options.get('top') or 15)
+        tot = {c: sum(n for _, n in prof[c]) or 1 for c in ('memfd', 'anon')}
+        share = {c: {fn: n / tot[c] for fn, n in prof[c]}
+                 for c in ('memfd', 'anon')}
+        fns = sorted(set(share['memfd']) | set(share['anon']),
+                     key=lambda f: -(share['memfd'].get(f, 0) -
+                                     share['anon'].get(f, 0)))[:top]
+        rows = [[lit(f), f'{100 * share["memfd"].get(f, 0):.1f}',
+                 f'{100 * share["anon"].get(f, 0):.1f}'] for f in fns]
+        return [para(f'Kernel {s.bench_doc(k)["label"]}: per cent of the '
+                     f'profile samples of each phase ({tot["memfd"]} and '
+                     f'{tot["anon"]} samples), functions sorted by how much '
+                     f'more of the hole fault they take than of the '
+                     f'anonymous fault.'),
+                table(['Function', 'Hole fault, %', 'Anonymous fault, %'],
+                      rows, widths=[5, 2, 2])]
 
 
 # ---------------------------------------------------------------- chart
@@ -812,6 +862,7 @@ def setup(app):
     app.add_directive('kit-chart', KitChart)
     app.add_directive('kit-bench', KitBench)
     app.add_directive('kit-vcpus', KitVcpus)
+    app.add_directive('kit-profile', KitProfile)
     app.add_role('kit-fact', kit_fact_role)
     app.add_role('kit-bench', kit_bench_role)
     app.add_role('kit-info', kit_info_role)
