@@ -14,6 +14,20 @@
 #
 # Targets: repro-bins (all of the above), repro-test-kit (build and run the
 # unit tests).  REPRO_BINS lists the scenario programs for the initramfs.
+#
+# ARCH=arm64 builds the guest's programs for an arm64 guest instead, with
+# Debian's cross compiler (aarch64-linux-gnu-gcc -static, libc from
+# libc6-dev-arm64-cross) and Debian's arm64 libcap, unpacked (not
+# installed) under the kit's cache by the harness (python3 -m repro.harness
+# cross-root prints where; make deps ARCH=arm64 fetches it):
+#
+#   $(O)/bin-arm64/       the scenarios, the standalone reproducer, the
+#                         runner and fault-bench, for the guest
+#   $(O)/obj-arm64/       their objects
+#
+# The QEMU client scenarios (REPRO_CLIENTS) start the host's x86 QEMU in the
+# guest and are not built for arm64, nor are the unit tests, which run on
+# the host.  ARCH=x86_64 (the default) is the native build above.
 
 O ?= build
 ifeq ($(strip $(O)),)
@@ -26,8 +40,30 @@ REPRO_SCENARIOS := private-write-hole uffd-missing uffd-copy-isolation uffd-mino
 REPRO_SRC := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 REPRO_TOP := $(patsubst %/,%,$(dir $(REPRO_SRC)))
 
+ARCH ?= x86_64
+ifeq ($(ARCH),x86_64)
 REPRO_CC ?= $(CC)
-REPRO_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -pthread
+REPRO_BIN := $(O)/bin
+REPRO_OBJ := $(O)/obj
+REPRO_SYSROOT_FLAGS :=
+else ifeq ($(ARCH),arm64)
+REPRO_CC := aarch64-linux-gnu-gcc
+REPRO_BIN := $(O)/bin-arm64
+REPRO_OBJ := $(O)/obj-arm64
+PYTHON ?= python3
+REPRO_CROSS_ROOT ?= $(shell cd $(REPRO_TOP) && ARCH=arm64 $(PYTHON) -m \
+	repro.harness cross-root)
+ifeq ($(wildcard $(REPRO_CROSS_ROOT)/usr/include/sys/capability.h),)
+$(error ARCH=arm64: Debian's arm64 libcap is not unpacked in \
+	"$(REPRO_CROSS_ROOT)"; run "make deps ARCH=arm64")
+endif
+REPRO_SYSROOT_FLAGS := -isystem $(REPRO_CROSS_ROOT)/usr/include \
+	-L$(REPRO_CROSS_ROOT)/usr/lib/aarch64-linux-gnu
+else
+$(error ARCH=$(ARCH): not accepted; ARCH takes x86_64 or arm64)
+endif
+REPRO_CFLAGS := $(strip -static -O2 -g -Wall -Wextra -Werror -pthread \
+	$(REPRO_SYSROOT_FLAGS))
 REPRO_CPPFLAGS := -I$(REPRO_SRC)/lib -MMD -MP
 REPRO_LDLIBS := -lcap
 
@@ -40,26 +76,30 @@ REPRO_CLIENTS := qemu-private-backend
 
 # The one-file reproducer of repro/standalone/: libc only, built as a
 # reviewer would, with the kit's warnings as errors; static for the guest.
-REPRO_STANDALONE := $(O)/bin/shmem-private-hole
+REPRO_STANDALONE := $(REPRO_BIN)/shmem-private-hole
 
-REPRO_BINS := $(addprefix $(O)/bin/,$(REPRO_SCENARIOS) $(REPRO_CLIENTS)) \
-	      $(REPRO_STANDALONE)
-REPRO_BENCH_BINS := $(addprefix $(O)/bin/,$(REPRO_BENCH))
-REPRO_LIB_OBJS := $(O)/obj/kit.o $(O)/obj/backend.o $(O)/obj/pagemap.o \
-		  $(O)/obj/memcg.o $(O)/obj/sigbus.o
-REPRO_TEST_KIT := $(O)/bin/test-kit
+# The programs of the guest's initramfs; the QEMU clients are x86 only.
+REPRO_GUEST_CLIENTS := $(if $(filter x86_64,$(ARCH)),$(REPRO_CLIENTS))
+REPRO_BINS := $(addprefix $(REPRO_BIN)/,$(REPRO_SCENARIOS) \
+	      $(REPRO_GUEST_CLIENTS)) $(REPRO_STANDALONE)
+REPRO_BENCH_BINS := $(addprefix $(REPRO_BIN)/,$(REPRO_BENCH))
+REPRO_LIB_OBJS := $(addprefix $(REPRO_OBJ)/,kit.o backend.o pagemap.o \
+		  memcg.o sigbus.o)
+# The unit tests run on the host: built natively only.
+REPRO_TEST_KIT := $(if $(filter x86_64,$(ARCH)),$(O)/bin/test-kit)
 
-$(REPRO_LIB_OBJS): $(O)/obj/%.o: $(REPRO_SRC)/lib/%.c
+$(REPRO_LIB_OBJS): $(REPRO_OBJ)/%.o: $(REPRO_SRC)/lib/%.c
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
-$(addprefix $(O)/obj/,$(addsuffix .o,$(REPRO_SCENARIOS) $(REPRO_CLIENTS))): \
-		$(O)/obj/%.o: $(REPRO_SRC)/scenarios/%.c
+$(addprefix $(REPRO_OBJ)/,$(addsuffix .o,$(REPRO_SCENARIOS) \
+		$(REPRO_GUEST_CLIENTS))): \
+		$(REPRO_OBJ)/%.o: $(REPRO_SRC)/scenarios/%.c
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
-$(addprefix $(O)/obj/,$(addsuffix .o,$(REPRO_BENCH))): \
-		$(O)/obj/%.o: $(REPRO_SRC)/bench/%.c
+$(addprefix $(REPRO_OBJ)/,$(addsuffix .o,$(REPRO_BENCH))): \
+		$(REPRO_OBJ)/%.o: $(REPRO_SRC)/bench/%.c
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
@@ -72,7 +112,8 @@ $(O)/obj/test-kit.o: $(REPRO_TOP)/tests/lib/test-kit.c
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
 $(filter-out $(REPRO_STANDALONE),$(REPRO_BINS)) $(REPRO_BENCH_BINS) \
-		$(REPRO_TEST_KIT): $(O)/bin/%: $(O)/obj/%.o $(REPRO_LIB_OBJS)
+		$(REPRO_TEST_KIT): $(REPRO_BIN)/%: $(REPRO_OBJ)/%.o \
+		$(REPRO_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CFLAGS) -o $@ $^ $(REPRO_LDLIBS)
 
@@ -82,4 +123,4 @@ repro-bins: $(REPRO_BINS) $(REPRO_TEST_KIT)
 repro-test-kit: $(REPRO_TEST_KIT)
 	$(REPRO_TEST_KIT)
 
--include $(wildcard $(O)/obj/*.d)
+-include $(wildcard $(REPRO_OBJ)/*.d)

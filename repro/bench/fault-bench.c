@@ -58,6 +58,12 @@
  * buckets, most samples first, as "# profile <case>: <bucket> <count>";
  * bucket b covers the text at _stext + (b << profile_shift).
  *
+ * faults_per_mib counts the minor faults (getrusage) of a case's first
+ * repetition per MiB touched: 256 for 4 KiB faults.  anon-mthp64 and
+ * memfd-mthp64 run with anonymous 64 KiB mTHP on (hugepages-64kB/enabled,
+ * restored after): an anonymous mapping then takes 16 faults per MiB, a
+ * private store over a shmem hole still 256, since its COW page is order 0.
+ *
  * Every case reports facts and is "ok" when it measured them; what the
  * numbers should be is the harness's business.
  */
@@ -69,6 +75,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -96,6 +103,7 @@ static unsigned long profile_seconds;
 #define THP_DIR		"/sys/kernel/mm/transparent_hugepage/"
 #define SHMEM_ENABLED	THP_DIR "shmem_enabled"
 #define PMD_SIZE_KNOB	THP_DIR "hpage_pmd_size"
+#define ANON_MTHP64	THP_DIR "hugepages-64kB/enabled"
 
 enum bench_kind {
 	BENCH_HOLE,		/* one store per page of a fresh area of holes */
@@ -131,6 +139,7 @@ struct bench_case {
 	enum bench_ref ref;
 	bool is_ref;		/* the case @ref names: sets ref_ns[@ref] */
 	bool huge_cache;	/* populate with shmem_enabled=always */
+	bool anon_mthp;		/* anonymous 64 KiB mTHP on while it runs */
 	bool profile;		/* profile its faults too */
 };
 
@@ -157,6 +166,17 @@ static const struct bench_case cases[] = {
 	  .is_ref = true },
 	{ .name = "hugetlbfs", .backend = &kit_backend_hugetlbfs,
 	  .map = MAP_PRIVATE, .kind = BENCH_HOLE, .ref = REF_HUGETLB_SHARED },
+	/*
+	 * With anonymous 64 KiB mTHP: an anonymous mapping takes one fault
+	 * per 64 KiB, a private store over a shmem hole still one per 4 KiB
+	 * page (the COW page is order 0); faults_per_mib says how many.
+	 */
+	{ .name = "anon-mthp64", .backend = &kit_backend_anon,
+	  .map = MAP_PRIVATE, .kind = BENCH_HOLE, .ref = REF_ANON,
+	  .anon_mthp = true },
+	{ .name = "memfd-mthp64", .backend = &kit_backend_memfd,
+	  .map = MAP_PRIVATE, .kind = BENCH_HOLE, .ref = REF_ANON,
+	  .anon_mthp = true },
 };
 
 static double now_ns(void)
@@ -214,7 +234,7 @@ static char *map_case(const struct bench_case *c, const struct kit_area *a)
 {
 	char *p = kit_area_map(a, c->map);
 
-	if (p && c->backend == &kit_backend_anon &&
+	if (p && c->backend == &kit_backend_anon && !c->anon_mthp &&
 	    madvise(p, a->pages * a->page_size, MADV_NOHUGEPAGE)) {
 		kit_area_unmap(a, p);
 		return NULL;
@@ -227,9 +247,10 @@ static char *map_case(const struct bench_case *c, const struct kit_area *a)
  * also count the pages the touches allocated, per page.
  */
 static int measure(const struct bench_case *c, const struct kit_area *a,
-		   double *ns, double *pages)
+		   double *ns, double *pages, double *per_mib)
 {
 	long long pc0, pc1, an0, an1;
+	struct rusage r0, r1;
 	double t0, t1;
 	char *p;
 
@@ -238,9 +259,14 @@ static int measure(const struct bench_case *c, const struct kit_area *a,
 		return -1;
 	pc0 = kit_area_file_pages(a);
 	an0 = private_pages(c, a, p);
+	getrusage(RUSAGE_SELF, &r0);
 	t0 = now_ns();
 	touch(c, p, a->pages, a->page_size);
 	t1 = now_ns();
+	getrusage(RUSAGE_SELF, &r1);
+	if (per_mib)
+		*per_mib = (double)(r1.ru_minflt - r0.ru_minflt) * (1 << 20) /
+			   ((double)a->pages * a->page_size);
 	pc1 = kit_area_file_pages(a);
 	an1 = private_pages(c, a, p);
 	*ns = (t1 - t0) / a->pages;
@@ -260,17 +286,17 @@ static int measure(const struct bench_case *c, const struct kit_area *a,
  * @cache of a cached case.
  */
 static int one_rep(const struct bench_case *c, const struct kit_area *cache,
-		   double *ns, double *pages)
+		   double *ns, double *pages, double *per_mib)
 {
 	struct kit_area a;
 	int ret;
 
 	if (cache)
-		return measure(c, cache, ns, pages);
+		return measure(c, cache, ns, pages, per_mib);
 	if (kit_area_create(&a, c->backend, "fault-bench",
 			    nr_pages(c->backend)))
 		return -1;
-	ret = measure(c, &a, ns, pages);
+	ret = measure(c, &a, ns, pages, per_mib);
 	kit_area_destroy(&a);
 	return ret;
 }
@@ -534,11 +560,18 @@ static void ktap_broken(const char *name, const char *why)
 
 static void bench(const struct bench_case *c)
 {
-	double ns[REPS], pages = 0, median;
+	double ns[REPS], pages = 0, per_mib = 0, median;
 	struct kit_area cache, *cached = NULL;
 	size_t n = nr_pages(c->backend);
 	char why[256];
 	int r, ret;
+
+	if (c->anon_mthp && kit_knob_set(ANON_MTHP64, "always")) {
+		snprintf(why, sizeof(why), "%s: %s: no 64 KiB anonymous mTHP",
+			 ANON_MTHP64, strerror(errno));
+		ktap_skip(c->name, why);
+		return;
+	}
 
 	if (c->kind == BENCH_CACHED) {
 		ret = populate(c, &cache, why, sizeof(why));
@@ -553,7 +586,8 @@ static void bench(const struct bench_case *c)
 		cached = &cache;
 	}
 	for (r = 0; r < REPS; r++) {
-		if (one_rep(c, cached, &ns[r], r ? NULL : &pages)) {
+		if (one_rep(c, cached, &ns[r], r ? NULL : &pages,
+			    r ? NULL : &per_mib)) {
 			snprintf(why, sizeof(why), "repetition %d: %s", r,
 				 strerror(errno));
 			if (cached)
@@ -564,6 +598,8 @@ static void bench(const struct bench_case *c)
 	}
 	if (cached)
 		kit_area_destroy(cached);
+	if (c->anon_mthp)
+		kit_knob_restore(ANON_MTHP64);
 	qsort(ns, REPS, sizeof(ns[0]), cmp_double);
 	median = ns[REPS / 2];
 	if (c->is_ref)
@@ -581,6 +617,7 @@ static void bench(const struct bench_case *c)
 		ktap_diag("%s: %s omitted: %s was not measured", c->name,
 			  ref_fact[c->ref], ref_name[c->ref]);
 	ktap_fact("pages_per_fault", "%.2f", pages);
+	ktap_fact("faults_per_mib", "%.0f", per_mib);
 	ktap_fact("faults", "%zu", n);
 	if (c->profile)
 		profile_case(c);

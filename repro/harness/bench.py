@@ -31,7 +31,7 @@ MODES = ('icount', 'wall')
 PROFILE_SHIFT = 2
 # Facts reduced across boots; the others are taken from the first boot.
 SPREAD = ('ns_per_fault', 'ratio_to_anon', 'ratio_to_hugetlb_shared',
-          'pages_per_fault', 'capacity_fraction')
+          'pages_per_fault', 'faults_per_mib', 'capacity_fraction')
 PROFILE = re.compile(r'^profile ([\w-]+): (\d+) (\d+)$')
 
 
@@ -220,6 +220,9 @@ def table(docs):
                 if ratio.get('wall'):
                     cell.append(f'wall {fmt_spread(ratio["wall"], 2)}x')
             cell.append(f'{c["facts"].get("pages_per_fault", "?")} pages')
+            fpm = c['facts'].get('faults_per_mib')
+            if fpm and float(fpm) != 256:
+                cell.append(f'{float(fpm):.0f} faults/MiB')
             row.append(', '.join(cell))
         rows.append(row)
     out = results.columns(head, rows)

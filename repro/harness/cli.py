@@ -6,6 +6,7 @@
   kernels            build the kernels of $KERNELS (cached), print images
   repro              build, boot each kernel, judge, print the table
   host               run the reproducers on the running kernel, classify it
+  cross-root         print where ARCH's guest packages are unpacked
 """
 
 import argparse
@@ -18,8 +19,8 @@ import sys
 import textwrap
 import time
 
-from . import (bench, cache, clients, deps, initramfs, kernel, qemu, results, selftests,
-               sources, variables)
+from . import (arch, bench, cache, clients, cross, deps, initramfs, kernel,
+               qemu, results, selftests, sources, variables)
 from .models import Models
 from .util import KitError, Phase, log, out_dir
 
@@ -42,11 +43,28 @@ def scenarios(bindir):
     return [n for n in names if n in only] if only else names
 
 
+def clients_not_run(bindir):
+    """{scenario: why} for the client scenarios a foreign ARCH leaves out:
+    they start the host's x86 QEMU inside the guest, and an arm64 guest has
+    none (CLIENTS=0 is implied); the table shows their cases as not run."""
+    a = arch.current()
+    listing = os.path.join(bindir, 'clients.list')
+    if a.name == 'x86_64' or os.environ.get('CLIENTS', '1') == '0' or \
+            not os.path.exists(listing):
+        return {}
+    only = os.environ.get('SCENARIOS', '').split()
+    return {n: f'not run on {a.name}: it starts an x86 QEMU in the guest '
+               f'(CLIENTS=0 implied)'
+            for n in open(listing).read().split() if not only or n in only}
+
+
 def client_entries(bindir):
     """The scenarios of clients.list, each with QEMU and what it loads;
-    CLIENTS=0 leaves them out (their boot needs no QEMU on the host)."""
+    CLIENTS=0 leaves them out (their boot needs no QEMU on the host), and
+    so does a foreign ARCH (clients_not_run())."""
     listing = os.path.join(bindir, 'clients.list')
-    if os.environ.get('CLIENTS', '1') == '0' or not os.path.exists(listing):
+    if os.environ.get('CLIENTS', '1') == '0' or not os.path.exists(listing) \
+            or arch.current().name != 'x86_64':
         return []
     names = open(listing).read().split()
     only = os.environ.get('SCENARIOS', '').split()
@@ -170,13 +188,16 @@ def run_prebuilt(image, names, models, args, outdir):
 
 def run_source(src, specs, names, models, args, outdir):
     """Build and boot the kernels of one source tree."""
+    a = arch.current()
     images = [kernel.build(spec, src) for spec in specs]
     entries = scenario_entries(args.bindir, names) + selftest_entries(src)
     extra = client_entries(args.bindir)
+    not_run = clients_not_run(args.bindir)
     runner = os.path.join(args.bindir, 'runner')
     with Phase('initramfs'):
         initrd = initramfs.build(runner, entries, os.path.join(
-            out_dir(), f'initramfs-{src.id}.cpio'))
+            out_dir(), '-'.join(p for p in ('initramfs', src.id, a.label)
+                                if p) + '.cpio'))
         client_initrd = extra and initramfs.build(runner, extra, os.path.join(
             out_dir(), 'initramfs-clients.cpio'))
     with Phase('accelerator'):
@@ -185,8 +206,10 @@ def run_source(src, specs, names, models, args, outdir):
         spec = kernel.KernelSpec(spec.name, spec.series, spec.configs,
                                  src.model_of(spec) or '-', spec.outcome)
         # Version first, so that runs of several KVER= keep each other's
-        # results: build/results/7.3-stock, build/results/6.1-stock.
-        kdir = os.path.join(outdir, f'{src.series_ver}-{spec.name}')
+        # results: build/results/7.3-stock, build/results/6.1-stock; the
+        # arch after it for a foreign one: build/results/7.3-arm64-stock.
+        kdir = os.path.join(outdir, arch.results_name(src.series_ver,
+                                                      spec.name, a))
         if spec.outcome == 'splats':
             doc = run_crashing(spec, image, version, entries, acc, args, kdir)
         else:
@@ -195,6 +218,9 @@ def run_source(src, specs, names, models, args, outdir):
         doc['image'] = image
         doc['outcome'] = spec.outcome
         doc['source'] = src.describe()
+        doc['arch'] = a.name
+        if not_run:
+            doc['not_run'] = not_run
         results.judge(doc, models)
         results.save(doc, os.path.join(kdir, 'results.json'))
         return doc
@@ -243,7 +269,11 @@ def boot_args(args, extra='', icount=False):
     instead; benchmarks use ratios, so an approximate rate is enough.
     """
     # Under -icount the TSC counts the guest's instructions, one per ns.
+    # (x86 only: an arm64 guest reads its generic timer, whose rate the
+    # device tree gives.)
     khz = 1000000 if icount else host_tsc_khz()
+    if arch.current().name != 'x86_64':
+        khz = None
     tsc = f'tsc_early_khz={khz} tsc=reliable' if khz else ''
     # GUEST_ENV="KIT_X=1 ...": the kernel hands parameters it does not
     # know to /init as environment, and the runner to every reproducer.
@@ -262,8 +292,8 @@ def run_kernel(spec, image, version, entries, initrd, acc, args, kdir):
     boot['guests_at_once'] = guest_jobs()
     log(f'{spec.name}: {boot["accel"]} ({boot["accel_reason"]}), '
         f'/init at {boot["init_at"]} s, {boot["status"]}')
-    return results.collect(f'{version}-{spec.name}', version, spec.model,
-                           qemu.read(boot['results']),
+    return results.collect(arch.label(version, spec.name), version,
+                           spec.model, qemu.read(boot['results']),
                            [e['name'] for e in entries], boot)
 
 
@@ -306,7 +336,9 @@ def run_crashing(spec, image, version, entries, acc, args, kdir):
         s = d['scenarios'][0]
         s['splat'] = boot['splats'][0] if boot['splats'] else None
         s['boot_status'] = boot['status']
-        rip = [l for l in boot['excerpt'] if 'RIP: 0010' in l]
+        # x86's "RIP: 0010:fn+off/len", arm64's "pc : fn+off/len".
+        rip = [l for l in boot['excerpt']
+               if 'RIP: 0010' in l or l.lstrip().startswith('pc : ')]
         s['rip'] = rip[0].strip() if rip else None
         scen.append(s)
         splats += boot['splats'][:1]
@@ -314,8 +346,8 @@ def run_crashing(spec, image, version, entries, acc, args, kdir):
     summary = dict(boots[0]) if boots else {'status': 'no-init'}
     summary.update(status='splat' if splats else 'ok', splats=splats,
                    seconds=round(sum(b['seconds'] for b in boots), 2))
-    doc = results.collect(f'{version}-{spec.name}', version, spec.model, '',
-                          [], summary)
+    doc = results.collect(arch.label(version, spec.name), version,
+                          spec.model, '', [], summary)
     doc['scenarios'] = scen
     doc['parse_error'] = None
     return doc
@@ -462,6 +494,11 @@ def cmd_validate(args):
     variables.check(available=True)
 
 
+def cmd_cross_root(args):
+    """Where ARCH's guest packages are (for repro/build.mk's -I and -L)."""
+    print(cross.root())
+
+
 def cmd_prune(args):
     cache.prune(dry_run=args.dry_run)
 
@@ -477,6 +514,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog='python3 -m repro.harness')
     sub = ap.add_subparsers(dest='cmd', required=True)
     sub.add_parser('validate').set_defaults(fn=cmd_validate)
+    sub.add_parser('cross-root').set_defaults(fn=cmd_cross_root)
     p = sub.add_parser('prune')
     p.add_argument('--dry-run', action='store_true')
     p.set_defaults(fn=cmd_prune)
@@ -489,7 +527,8 @@ def main(argv=None):
         p = sub.add_parser(name)
         p.add_argument('--kernels',
                        default=os.environ.get('KERNELS') or DEFAULT_KERNELS)
-        p.add_argument('--bindir', default=os.path.join(out_dir(), 'bin'))
+        p.add_argument('--bindir', default=os.path.join(
+            out_dir(), arch.current().bindir))
         p.add_argument('--timeout', type=int,
                        default=int(os.environ.get("TIMEOUT") or 900),
                        help='seconds before a guest is killed (TIMEOUT=)')

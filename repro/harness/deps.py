@@ -39,6 +39,29 @@ TOOLS = {
     'htmldocs': {'sphinx-build': 'python3-sphinx', 'dot': 'graphviz'},
 }
 
+# What ARCH= adds to (or takes from) a target, by arch (arch.py): the cross
+# compiler and its C library, and the QEMU that boots the guest instead of
+# qemu-system-x86 (the QEMU clients, which need the x86 one, do not run in an
+# arm64 guest).  The guest's own arm64 packages (busybox-static, libcap) are
+# not installed: cross.py fetches and unpacks them into the cache.
+ARCH_NEEDS = {
+    'arm64': {
+        'build': ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross'],
+        'repro': ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross',
+                  'qemu-system-arm'],
+    },
+}
+ARCH_DROPS = {'arm64': {'qemu-system-x86'}}
+ARCH_TOOLS = {
+    'arm64': {
+        'build': {'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu'},
+        'repro': {'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu',
+                  'aarch64-linux-gnu-ld': 'binutils-aarch64-linux-gnu',
+                  'qemu-system-aarch64': 'qemu-system-arm'},
+    },
+}
+ARCH_TOOL_DROPS = {'arm64': {'qemu-system-x86_64'}}
+
 # The one dpkg status that means "the package's files are there and it is
 # configured": want=install, error=ok, status=installed.  Everything else
 # (not-installed, config-files, half-installed, half-configured, unpacked,
@@ -63,12 +86,25 @@ def installed(pkg):
     return r.returncode == 0 and status_installed(r.stdout)
 
 
-def missing_tools(targets):
+def arch_name(arch=None):
+    return arch or os.environ.get('ARCH') or 'x86_64'
+
+
+def tools(target, arch=None):
+    """{command: package} a target runs for ARCH (default: $ARCH)."""
+    a = arch_name(arch)
+    out = {c: p for c, p in TOOLS.get(target, {}).items()
+           if c not in ARCH_TOOL_DROPS.get(a, ())}
+    out.update(ARCH_TOOLS.get(a, {}).get(target, {}))
+    return out
+
+
+def missing_tools(targets, arch=None):
     """(command, package) for each command a target runs that is not on
     PATH."""
     seen, out = set(), []
     for t in targets:
-        for cmd, pkg in TOOLS.get(t, {}).items():
+        for cmd, pkg in tools(t, arch).items():
             if cmd not in seen and not shutil.which(cmd):
                 out.append((cmd, pkg))
             seen.add(cmd)
@@ -98,16 +134,20 @@ def lists_fresh():
     return bool(times) and time.time() - max(times) < 7 * 86400
 
 
-def wanted(targets, kvers, sources=None):
-    """The system packages `targets` need for linux-source `kvers`.
+def wanted(targets, kvers, sources=None, arch=None):
+    """The system packages `targets` need for linux-source `kvers` and
+    ARCH (default: $ARCH).
 
     `sources` maps a version to where its linux-source comes from: versions
     the system's own suites do not carry (7.2, 7.3) are fetched into the
     cache by sources.py and never installed, so they are left out here.
     """
+    a = arch_name(arch)
     want = []
     for t in targets:
-        for p in NEEDS[t]:
+        for p in NEEDS[t] + ARCH_NEEDS.get(a, {}).get(t, []):
+            if p in ARCH_DROPS.get(a, ()):
+                continue
             if '{kver}' not in p:
                 want.append(p)
                 continue
@@ -120,7 +160,8 @@ def wanted(targets, kvers, sources=None):
 
 def ensure(targets, kvers, sources=None):
     """Install (as root) or name the packages `targets` need, then check
-    that the commands they give are there."""
+    that the commands they give are there; for a foreign ARCH, fetch the
+    guest's Debian packages into the cache (cross.py)."""
     missing = [p for p in wanted(targets, kvers, sources)
                if not installed(p)]
     if missing:
@@ -140,6 +181,9 @@ def ensure(targets, kvers, sources=None):
                            f'not list as installed: {" ".join(still)}',
                            status=2)
     check_tools(targets)
+    if any(t in ('build', 'repro') for t in targets):
+        from . import cross
+        cross.ensure()
 
 
 def run(cmd):

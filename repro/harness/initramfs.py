@@ -3,26 +3,35 @@
 
 An uncompressed newc cpio, rebuilt only when one of its files changed (the
 key is a hash of every file's path and content), so a reproducer change
-costs a cpio of a few MiB and nothing else.
+costs a cpio of a few MiB and nothing else.  For ARCH=arm64 the busybox is
+Debian's arm64 busybox-static, unpacked under the cache (cross.py).
 """
 
 import os
 import shutil
 import subprocess
 
+from . import arch, cross
 from .util import KIT_ROOT, KitError, digest, log
 
 BUSYBOX = '/bin/busybox'
 
 
-def check_busybox():
-    r = subprocess.run(['file', '-L', BUSYBOX], capture_output=True,
+def busybox():
+    """The guest's busybox: the host's for x86_64, Debian's arm64 one
+    unpacked in the cache for arm64."""
+    return cross.busybox(arch.current())
+
+
+def check_busybox(path=None):
+    path = path or busybox()
+    r = subprocess.run(['file', '-L', path], capture_output=True,
                        text=True)
     if r.returncode or 'statically linked' not in r.stdout:
         # busybox (dynamic) and busybox-static both install /bin/busybox;
         # only the static one runs in an initramfs without a libc.
         if 'dynamically linked' in r.stdout or 'ELF' not in r.stdout:
-            raise KitError(f'{BUSYBOX} is not statically linked: '
+            raise KitError(f'{path} is not statically linked: '
                            f'apt-get install busybox-static')
 
 
@@ -40,11 +49,15 @@ def guest_path(e):
 
 def build(runner, entries, out):
     """Pack the runner and the programs of `entries` into `out`."""
-    if not os.path.exists(BUSYBOX):
-        raise KitError(f'{BUSYBOX} not found: apt-get install busybox-static')
+    bb = busybox()
+    if not os.path.exists(bb):
+        a = arch.current()
+        raise KitError(f'{bb} not found: ' + (
+            'apt-get install busybox-static' if a.native else
+            f'make deps ARCH={a.name} (Debian\'s busybox-static:{a.deb})'))
     files = {
         'init': os.path.join(KIT_ROOT, 'repro', 'vm', 'init'),
-        'bin/busybox': BUSYBOX,
+        'bin/busybox': bb,
         'repro/runner': runner,
     }
     for e in entries:
@@ -63,7 +76,7 @@ def build(runner, entries, out):
     if os.path.exists(out) and os.path.exists(stamp) and \
             open(stamp).read() == key:
         return out
-    check_busybox()
+    check_busybox(bb)
     root = out + '.d'
     shutil.rmtree(root, ignore_errors=True)
     for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'repro/bin', 'mnt'):

@@ -23,11 +23,13 @@ import subprocess
 import sys
 import time
 
-from . import cache, sources
+from . import arch, cache, sources
 from .util import (KIT_ROOT, KitError, Phase, cache_dir, digest, file_digest,
                    log, need_space, table_rows)
 
-ARCH = 'x86_64'
+# The default arch's name; the run's is arch.current() (ARCH=), and its name
+# is part of every build's key.
+ARCH = arch.DEFAULT
 # Bump when the way a kernel is built changes, so cached images are not reused.
 RECIPE = 'kbuild-2 LOCALVERSION= ccache'
 KERNELS_TSV = os.path.join(KIT_ROOT, 'repro', 'kernels.tsv')
@@ -268,16 +270,21 @@ def kbuild_env():
     return env
 
 
-def kmake(src, bdir, *args):
-    """make for the kernel tree `src` into `bdir`.
+def kmake(src, bdir, *args, a=None):
+    """make for the kernel tree `src` into `bdir`, for arch `a` (ARCH=).
 
     Through ccache: stock and patched kernels share one tree and one build
     directory, and a series that touches a header every file includes
     (v2's mm_types.h) makes each switch between them rebuild the kernel;
-    the compiler's output for unchanged sources comes from the cache.
+    the compiler's output for unchanged sources comes from the cache.  A
+    foreign arch is cross-compiled (ARCH=arm64
+    CROSS_COMPILE=aarch64-linux-gnu-), its CC through ccache too.
     """
-    return ['make', '-C', src.path, f'O={bdir}', f'ARCH={ARCH}',
-            'CC=ccache gcc', 'HOSTCC=ccache gcc'] + list(args)
+    a = a or arch.current()
+    cross = [f'CROSS_COMPILE={a.cross_compile}'] if a.cross_compile else []
+    return ['make', '-C', src.path, f'O={bdir}', f'ARCH={a.kbuild}'] + \
+        cross + [f'CC=ccache {a.cross_compile}gcc',
+                 'HOSTCC=ccache gcc'] + list(args)
 
 
 def kvers():
@@ -317,9 +324,13 @@ def read_kconfig(path):
     return opts
 
 
-def fragment_paths(names, ver):
-    """The fragments of `names`, each followed by its <name>-<ver> variant
-    where one exists (options that only linux <ver> has)."""
+def fragment_paths(names, ver, a=None):
+    """The fragments of `names`, each followed by its <name>-<arch> variant
+    (what that arch needs, and the x86 options of <name> it turns off) and
+    its <name>-<ver> variant (options that only linux <ver> has), where
+    they exist.  x86_64 has no variant: its fragments are the plain ones,
+    so its cache keys are what they were before ARCH= existed."""
+    a = a or arch.current()
     paths = []
     for n in names:
         p = os.path.join(CONFIG_DIR, n + '.config')
@@ -327,19 +338,33 @@ def fragment_paths(names, ver):
             raise KitError(f'config fragment {os.path.relpath(p, KIT_ROOT)} '
                            f'not found (kernels.tsv names "{n}")')
         paths.append(p)
-        p = os.path.join(CONFIG_DIR, f'{n}-{ver}.config')
-        if os.path.exists(p):
-            paths.append(p)
+        for v in (a.name, ver):
+            p = os.path.join(CONFIG_DIR, f'{n}-{v}.config')
+            if os.path.exists(p):
+                paths.append(p)
     return paths
 
 
-def configure(src, bdir, frags):
-    """tinyconfig + fragments via merge_config.sh, then verify every option."""
-    run(kmake(src, bdir, 'tinyconfig'), what='make tinyconfig')
+def config_digest(frags, a=None):
+    """The configuration's part of a build's key: the arch, the recipe and
+    the fragments' contents."""
+    a = a or arch.current()
+    return digest(a.name, RECIPE, file_digest(frags))
+
+
+def configure(src, bdir, frags, a=None):
+    """tinyconfig + fragments via merge_config.sh, then verify every option.
+
+    A later fragment's value of an option overrides an earlier one's, in
+    the merge and in the check (base-arm64.config turns base.config's
+    KERNEL_GZIP off: arm64 has no compressed kernel formats)."""
+    a = a or arch.current()
+    run(kmake(src, bdir, 'tinyconfig', a=a), what='make tinyconfig')
+    # -m: merge only (no make run), so no ARCH is needed here.
     run([os.path.join(src.path, 'scripts/kconfig/merge_config.sh'), '-m',
          '-O', bdir, os.path.join(bdir, '.config')] + frags,
         cwd=src.path, what='merge_config.sh')
-    run(kmake(src, bdir, 'olddefconfig'), what='make olddefconfig')
+    run(kmake(src, bdir, 'olddefconfig', a=a), what='make olddefconfig')
     want = {}
     for fr in frags:
         want.update(read_kconfig(fr))
@@ -352,15 +377,17 @@ def configure(src, bdir, frags):
                        + '\n  '.join(lost))
 
 
-def build(spec, src=None, jobs=None):
-    """Return the path of a cached bzImage for `spec`, building if needed."""
+def build(spec, src=None, jobs=None, a=None):
+    """Return the path of a cached image (bzImage, arm64's Image) for
+    `spec`, building if needed."""
+    a = a or arch.current()
     src = src or Source()
-    frags = fragment_paths(spec.configs, src.series_ver)
-    cdig = digest(ARCH, RECIPE, file_digest(frags))
+    frags = fragment_paths(spec.configs, src.series_ver, a)
+    cdig = config_digest(frags, a)
     pdig = patch_digest(src.series_files(spec.series))
     key = f'{src.id}-{cdig}-{pdig}'
     kdir = os.path.join(cache_dir(), 'kernels', key)
-    image = os.path.join(kdir, 'bzImage')
+    image = os.path.join(kdir, os.path.basename(a.image))
     bdir = os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}')
     # The build directory goes with the image: it is what makes the next
     # change to a series an incremental build.
@@ -380,14 +407,14 @@ def build(spec, src=None, jobs=None):
         stamp = os.path.join(bdir, '.kit-config')
         if not (os.path.exists(stamp) and open(stamp).read() == cdig):
             with Phase(f'{spec.name}: configure'):
-                configure(src, bdir, frags)
+                configure(src, bdir, frags, a)
                 with open(stamp, 'w') as f:
                     f.write(cdig)
         logf = os.path.join(bdir, 'build.log')
         with Phase(f'{spec.name}: build'):
-            kbuild(src, bdir, logf, jobs or os.cpu_count(), spec.name)
+            kbuild(src, bdir, logf, jobs or os.cpu_count(), spec.name, a)
         os.makedirs(kdir + '.tmp', exist_ok=True)
-        for f in ('arch/x86/boot/bzImage', '.config', 'System.map'):
+        for f in (a.image, '.config', 'System.map'):
             shutil.copy(os.path.join(bdir, f),
                         os.path.join(kdir + '.tmp', os.path.basename(f)))
         shutil.copy(logf, os.path.join(kdir + '.tmp', 'build.log'))
@@ -396,9 +423,10 @@ def build(spec, src=None, jobs=None):
     return image, src.version
 
 
-def kbuild(src, bdir, logf, jobs, name):
+def kbuild(src, bdir, logf, jobs, name, a=None):
     """Run Kbuild with a compact progress line; full log to a file."""
-    cmd = kmake(src, bdir, f'-j{jobs}', 'bzImage')
+    a = a or arch.current()
+    cmd = kmake(src, bdir, f'-j{jobs}', a.target, a=a)
     expect = 0
     statf = os.path.join(bdir, '.kit-objects')
     if os.path.exists(statf):
@@ -438,9 +466,12 @@ def list_images():
                                          'bzImage')))
 
 
-def uapi_headers(src):
-    """The source's UAPI headers (make headers), for building selftests."""
-    hdir = os.path.join(cache_dir(), 'headers', src.id)
+def uapi_headers(src, a=None):
+    """The source's UAPI headers (make headers) for arch `a`, for building
+    selftests: headers/<source> for x86_64, headers/<source>-arm64."""
+    a = a or arch.current()
+    hdir = os.path.join(cache_dir(), 'headers',
+                        '-'.join(p for p in (src.id, a.label) if p))
     inc = os.path.join(hdir, 'usr', 'include')
     cache.use(hdir)
     if os.path.exists(os.path.join(hdir, '.kit-ready')):
@@ -449,8 +480,11 @@ def uapi_headers(src):
     with open(os.path.join(src.path, '.kit-lock'), 'w') as lockf:
         fcntl.flock(lockf, fcntl.LOCK_EX)
         with Phase('uapi headers'):
-            run(['make', '-s', '-C', src.path, f'O={hdir}', f'ARCH={ARCH}',
-                 'headers'], what='make headers')
+            cross = ([f'CROSS_COMPILE={a.cross_compile}']
+                     if a.cross_compile else [])
+            run(['make', '-s', '-C', src.path, f'O={hdir}',
+                 f'ARCH={a.kbuild}'] + cross + ['headers'],
+                what='make headers')
     open(os.path.join(hdir, '.kit-ready'), 'w').close()
     return inc
 

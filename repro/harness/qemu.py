@@ -3,7 +3,10 @@
 
 The kernel console goes to ttyS0 -> console.log; the runner's KTAP goes to
 ttyS1 -> results.ktap, a channel of its own so kernel messages can never
-corrupt results.  The guest reboots when done and -no-reboot turns that into
+corrupt results.  An arm64 guest (ARCH=arm64, QEMU's virt machine) has its
+console on the PL011 (ttyAMA0) and its results on a virtio console
+(/dev/hvc0), which the command line names to /init (kit.results=).  The
+guest reboots when done and -no-reboot turns that into
 QEMU's exit.  A guest that outlives TIMEOUT seconds is killed and reported
 as TIMEOUT with the last console lines; an oops, BUG, WARNING, panic, KASAN
 or lockdep report anywhere in the console fails the kernel.
@@ -16,9 +19,12 @@ import shutil
 import subprocess
 import time
 
+from . import arch
 from .util import KIT_ROOT, KitError, cache_dir, digest, log, out_dir
 
 QEMU = 'qemu-system-x86_64'
+# Where /init writes the results unless kit.results= says otherwise.
+DEFAULT_RESULTS = '/dev/ttyS1'
 KVM_GET_API_VERSION = 0xAE00
 # What a kernel prints when it is in trouble (see lib/bug.c, kernel/panic.c,
 # mm/kasan/report.c, kernel/locking/lockdep.c).
@@ -37,10 +43,19 @@ def accel(image=None, initrd=None):
     host kernel and QEMU version.  ACCEL=kvm|tcg skips the probe.
     """
     forced = os.environ.get('ACCEL')
+    a = arch.current()
     if forced:
         if forced not in ('kvm', 'tcg'):
             raise KitError(f'ACCEL={forced}: want kvm or tcg')
+        if forced == 'kvm' and a.name != arch.host():
+            raise KitError(f'ACCEL=kvm: KVM on this {arch.host()} host '
+                           f'cannot run an {a.name} guest')
         return forced, 'ACCEL= set'
+    if a.name != arch.host():
+        # KVM runs guests of the host's own architecture only; the probe
+        # boot below is an x86 one.
+        return 'tcg', (f'{a.name} guest on an {arch.host()} host: KVM '
+                       f'cannot run it, TCG (multi-threaded) emulates it')
     try:
         fd = os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC)
     except OSError as e:
@@ -84,15 +99,45 @@ def vcpus():
     return int(os.environ.get('VCPUS') or DEFAULT_VCPUS)
 
 
-def smp(n):
+def smp(n, a=None):
     """-smp for `n` CPUs the guest kernel really brings up.
 
     The kit's kernels have no ACPI, so the guest learns its CPUs from
     QEMU's MP table, and QEMU 7.2 describes one processor per socket there:
     a plain "-smp 2" boots one CPU.  One core per socket gives all of them
     at no boot cost (ACPI would add its tables' parsing to every boot).
+
+    arm64's virt machine describes every CPU in the device tree it hands
+    the kernel (a cpu node each, started through PSCI), whatever the
+    topology: a plain "-smp N" brings up N.
     """
+    a = a or arch.current()
+    if a.name == 'arm64':
+        return str(n)
     return f'{n},sockets={n},cores=1,threads=1'
+
+
+def machine_args(a, acc, console, results):
+    """What tells one QEMU machine from the other: the board and CPU, the
+    accelerator, the console and the results channel."""
+    if a.name == 'arm64':
+        # virt with a GICv3 (GICv2 stops at 8 CPUs); -cpu max, its pointer
+        # authentication with QEMU's cheap implementation-defined hash
+        # instead of the architected QARMA, which TCG computes slowly on
+        # every signed return of a kernel built with ARM64_PTR_AUTH (the
+        # guest cannot tell the difference).
+        # Multi-threaded TCG: one host thread per vCPU, as the race
+        # scenarios need.  Results: a virtio console over virtio-mmio,
+        # /dev/hvc0 in the guest.
+        return ['-machine', 'virt,gic-version=3',
+                '-cpu', 'max,pauth-impdef=on',
+                '-accel', f'{acc},thread=multi' if acc == 'tcg' else acc,
+                '-serial', f'file:{console}',
+                '-device', 'virtio-serial-device',
+                '-chardev', f'file,id=res,path={results}',
+                '-device', 'virtconsole,chardev=res']
+    return ['-accel', acc, '-serial', f'file:{console}',
+            '-serial', f'file:{results}']
 
 
 FEATURES_TSV = os.path.join(KIT_ROOT, 'repro', 'qemu-features.tsv')
@@ -149,9 +194,10 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
     A guest that brings up fewer CPUs than it was given fails with status
     "cpus": a race test on one CPU would say nothing."""
     cpus = cpus or vcpus()
-    if not shutil.which(QEMU):
-        raise KitError(f'{QEMU} not found: apt-get install qemu-system-x86 '
-                       f'(or run "make deps" as root)')
+    target = arch.current()
+    if not shutil.which(target.qemu):
+        raise KitError(f'{target.qemu} not found: apt-get install '
+                       f'{target.qemu_package} (or run "make deps" as root)')
     os.makedirs(outdir, exist_ok=True)
     console = os.path.join(outdir, 'console.log')
     results = os.path.join(outdir, 'results.ktap')
@@ -159,11 +205,15 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
         if os.path.exists(f):
             os.unlink(f)
     acc, why = acc or accel(image, initrd)
-    append = f'console=ttyS0 loglevel=5 panic=-1 {cmdline}'.strip()
-    cmd = [QEMU, '-accel', acc, '-m', str(mem_mb), '-smp', smp(cpus),
+    results_dev = ('' if target.results_device == DEFAULT_RESULTS else
+                   f'kit.results={target.results_device}')
+    append = ' '.join(p for p in (f'console={target.console} loglevel=5 '
+                                  f'panic=-1', results_dev, cmdline.strip())
+                      if p)
+    cmd = [target.qemu, '-m', str(mem_mb), '-smp', smp(cpus, target),
            '-nographic', '-no-reboot', '-monitor', 'none', '-nic', 'none',
-           '-kernel', image, '-initrd', initrd, '-append', append,
-           '-serial', f'file:{console}', '-serial', f'file:{results}']
+           '-kernel', image, '-initrd', initrd, '-append', append] + \
+        machine_args(target, acc, console, results)
     if icount:
         # The guest's clock counts its instructions (1 ns each): a time
         # measured in the guest is an instruction count, whatever else
@@ -197,7 +247,7 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
     if status == 'ok' and a['cpus'] != cpus:
         status = 'cpus'
         a['excerpt'] = [f'the guest brought up {a["cpus"]} CPUs, QEMU was '
-                        f'given {cpus} (-smp {smp(cpus)})']
+                        f'given {cpus} (-smp {smp(cpus, target)})']
     # A device QEMU was given and the guest did not use fails the boot too:
     # the scenarios would skip, and say nothing.
     want = {'disks': ('swap', 'ext4'), 'numa': ('nodes',)}

@@ -155,7 +155,17 @@ def save(doc, path):
         f.write('\n')
 
 
+def ran_or_not(docs):
+    """The scenarios the table has rows for: those a kernel ran, and those
+    a kernel's run left out on purpose (doc['not_run']: the QEMU clients
+    in an arm64 guest), whose cases show as not run."""
+    return {s['name'] for d in docs for s in d['scenarios']} | \
+        {n for d in docs for n in d.get('not_run', {})}
+
+
 def cell(doc, case, models):
+    if case.split('/')[0] in doc.get('not_run', {}):
+        return 'n/a'
     scen = next((s for s in doc['scenarios']
                  if s['name'] == case.split('/')[0]), {})
     if scen.get('splat'):
@@ -196,7 +206,7 @@ def table(docs, models):
     head = ['case', 'claims'] + [d['label'] for d in docs] + \
         ['expected ' + '/'.join(models.names)]
     rows = []
-    ran = {s['name'] for d in docs for s in d['scenarios']}
+    ran = ran_or_not(docs)
     for case in models.cases(ran):
         rs = models.rows_for(case)
         claims = ','.join(dict.fromkeys(c for r in rs for c in r['claims']))
@@ -247,6 +257,8 @@ def table(docs, models):
             out.append(f'    {f}: not ok (see its KTAP diagnostics)')
         for k in (d['boot'] or {}).get('known_splats', []):
             out.append(f'    known splat, not counted: {k}')
+        for n, why in d.get('not_run', {}).items():
+            out.append(f'    {n}: {why}')
         if d['parse_error']:
             out.append(f'    results unreadable: {d["parse_error"]}')
         if d['boot'] and d['boot']['status'] != 'ok':
@@ -430,7 +442,7 @@ def terminal_table(docs, models, width=None):
     width = term_width(width)
     if not docs:
         return 'no results'
-    ran = {s['name'] for d in docs for s in d['scenarios']}
+    ran = ran_or_not(docs)
     cases = models.cases(ran)
     pair = len(docs) == 2 and \
         [s['name'] for s in docs[0]['scenarios']] == \
@@ -552,6 +564,8 @@ def summary_lines(d, num, shown, width):
                         '    ')
     for k in b.get('known_splats', []):
         out += wrap(f'known splat, not counted: {k}', width, '    ')
+    for n, why in d.get('not_run', {}).items():
+        out += wrap(f'{n}: {why}', width, '    ')
     if d['parse_error']:
         out += wrap(f'results unreadable: {d["parse_error"]}', width, '    ')
     if d['boot'] and b['status'] != 'ok':

@@ -2,7 +2,8 @@
 """The kernel's own mm selftests (repro/selftests/v*.tsv) as a regression suite.
 
 They are built statically with the selftests' own Makefile from the kernel
-source the kit unpacked, run in the guest after the reproducers by the same
+source the kit unpacked (for ARCH=arm64 with ARCH=arm64
+CROSS_COMPILE=aarch64-linux-gnu- and arm64's UAPI headers), run in the guest after the reproducers by the same
 runner ("exit" mode: their text becomes KTAP diagnostics, their exit status
 the verdict), and compared across kernels: a test that passes on a kernel
 of the `stock` model and fails on another kernel is a regression.
@@ -11,7 +12,7 @@ of the `stock` model and fails on another kernel is a regression.
 import os
 import subprocess
 
-from . import kernel
+from . import arch, kernel
 from .results import SELFTEST as PREFIX
 from .util import KIT_ROOT, KitError, Phase, out_dir, table_rows
 
@@ -53,14 +54,18 @@ def build(src, tests):
                  if os.path.isdir(os.path.join(tree, d))), None)
     if not sdir:
         raise KitError(f'{src.path} has none of {", ".join(DIRS)}')
-    inc = kernel.uapi_headers(src)
-    out = os.path.join(out_dir(), 'selftests', os.path.basename(tree))
+    a = arch.current()
+    inc = kernel.uapi_headers(src, a)
+    out = os.path.join(out_dir(), 'selftests', '-'.join(
+        p for p in (os.path.basename(tree), a.label) if p))
     os.makedirs(out, exist_ok=True)
     targets = sorted({os.path.join(out, t['binary']) for t in tests})
+    cross = ([f'ARCH={a.kbuild}', f'CROSS_COMPILE={a.cross_compile}']
+             if a.cross_compile else [])
     with Phase('selftests build'):
         r = subprocess.run(['make', '-C', sdir, f'OUTPUT={out}',
                             f'KHDR_INCLUDES=-isystem {inc}',
-                            'LDFLAGS=-static'] + targets,
+                            'LDFLAGS=-static'] + cross + targets,
                            capture_output=True, text=True,
                            env=kernel.kbuild_env())
     if r.returncode:

@@ -43,12 +43,19 @@ def system_candidate(pkg):
 def system_archive():
     """The Debian archive URI the system's sources use for its release
     suite (not -security, not -updates), from apt-cache policy."""
+    return system_release()[0]
+
+
+def system_release():
+    """(archive URI, release suite) of the system's own sources: the
+    first "URI SUITE/main ARCH Packages" line of apt-cache policy whose
+    suite is a plain name (bookworm, not bookworm-updates)."""
     r = subprocess.run(['apt-cache', 'policy'], capture_output=True,
                        text=True)
     for line in r.stdout.splitlines():
         m = re.match(r'\s*\d+ (\S+) ([a-z]+)/main \S+ Packages$', line)
         if m and m.group(1).startswith(('http', 'file', 'ftp')):
-            return m.group(1)
+            return m.group(1), m.group(2)
     raise KitError('apt-cache policy names no Debian archive with a main '
                    'component for the system\'s release: the kit takes the '
                    'archive URI for unstable and experimental from the '
@@ -57,11 +64,18 @@ def system_archive():
 
 
 class PrivateApt:
-    """apt with every path under $KIT_CACHE/apt."""
+    """apt with every path under $KIT_CACHE/apt.
 
-    def __init__(self):
-        self.root = os.path.join(cache_dir(), 'apt')
+    With `arch` (a Debian architecture), apt sees only that architecture
+    (APT::Architecture and APT::Architectures): cross.py fetches the arm64
+    guest's packages so, from `suites` (the system's own release), without
+    adding an architecture to the system's dpkg."""
+
+    def __init__(self, root=None, suites=SUITES, arch=None):
+        self.root = root or os.path.join(cache_dir(), 'apt')
         self.conf = os.path.join(self.root, 'apt.conf')
+        self.suites = tuple(suites)
+        self.arch = arch
 
     def _write_config(self):
         if not os.path.exists(KEYRING):
@@ -78,7 +92,7 @@ class PrivateApt:
         if not os.path.exists(status):
             open(status, 'w').close()
         sources = ''.join(f'deb [signed-by={KEYRING}] {uri} {s} main\n'
-                          for s in SUITES)
+                          for s in self.suites)
         conf = '\n'.join([
             f'Dir::Etc::sourcelist "{r}/etc/sources.list";',
             f'Dir::Etc::sourceparts "{r}/etc/sources.list.d";',
@@ -92,6 +106,8 @@ class PrivateApt:
             # The archive directory is the invoking user's: apt's _apt
             # sandbox user could not write there.
             'APT::Sandbox::User "root";' if os.geteuid() == 0 else '',
+            f'APT::Architecture "{self.arch}";' if self.arch else '',
+            f'APT::Architectures {{ "{self.arch}"; }};' if self.arch else '',
             ''])
         for path, text in ((os.path.join(r, 'etc', 'sources.list'), sources),
                            (self.conf, conf)):
@@ -116,10 +132,11 @@ class PrivateApt:
         self._write_config()
         lists = glob.glob(os.path.join(self.root, 'lists', '*_Packages*'))
         stamp = os.path.join(self.root, 'updated')
-        if len(lists) >= len(SUITES) and os.path.exists(stamp) and \
+        if len(lists) >= len(self.suites) and os.path.exists(stamp) and \
                 time.time() - os.path.getmtime(stamp) < LISTS_MAX_AGE:
             return
-        with Phase('apt-get update (kit\'s own unstable/experimental lists)'):
+        what = '/'.join(self.suites) + (f' {self.arch}' if self.arch else '')
+        with Phase(f'apt-get update (kit\'s own {what} lists)'):
             out = self.run(['apt-get', 'update', '-q'], 'apt-get update')
         if re.search(r'^(W|E): .*(NO_PUBKEY|not signed|EXPKEYSIG)', out, re.M):
             raise KitError(f'the kit\'s apt lists failed signature checks '

@@ -122,8 +122,17 @@ def directory(value):
         raise Bad(f'{probe} is not writable')
 
 
+def arch_name(value):
+    from . import arch
+    if value not in arch.names():
+        raise Bad()
+
+
+arch_name.accepts = 'x86_64 or arm64'
+
 # name, check, what it accepts (the README's words)
 VARIABLES = [
+    ('ARCH', arch_name, None),
     ('KERNELS', kernels, 'rows of repro/kernels.tsv'),
     ('KVER', kver_format, 'Debian linux-source versions such as "7.3" or '
      '"6.1 6.12"'),
@@ -166,11 +175,33 @@ def check(env=None, available=True):
         raise KitError(f'KVER={env["KVER"]!r} and KSRC={env["KSRC"]!r}: '
                        f'give one source, a Debian version or a tree',
                        status=2)
+    arch_combinations(env)
     if available and env.get('KVER') and not env.get('KSRC'):
         from . import sources
         for v in words(env['KVER']):
             sources.check_available(v)
     series_exist(env)
+
+
+def arch_combinations(env):
+    """What a foreign ARCH cannot do: a prebuilt KERNEL= is read as an x86
+    bzImage, HOST=1 runs the reproducers of the guest's arch on this host,
+    and KVM runs only guests of the host's own arch."""
+    from . import arch
+    a = env.get('ARCH') or arch.DEFAULT
+    if a == arch.host():
+        return
+    for name, bad, why in (
+            ('KERNEL', env.get('KERNEL'), 'prebuilt kernels are x86 '
+             'bzImages'),
+            ('HOST', env.get('HOST', '0') not in ('', '0'), 'the host runs '
+             f'{arch.host()}, the reproducers are built for {a}'),
+            ('ACCEL', env.get('ACCEL') == 'kvm', f'KVM on a {arch.host()} '
+             f'host cannot run an {a} guest; use ACCEL=tcg or leave it '
+             f'unset')):
+        if bad:
+            raise KitError(f'{name}={env[name]!r} with ARCH={a}: not '
+                           f'accepted ({why})', status=2)
 
 
 def series_exist(env):
