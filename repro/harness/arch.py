@@ -61,8 +61,33 @@ ARCHES = {
 }
 
 
+# Arches the kit compiles the series for and never boots: the W=1 coverage
+# of "python3 -m repro.harness w1 --arch" (a 32-bit one with HIGHMEM, and
+# riscv64).  Their fragments are base-<name>.config.
+BUILD_ONLY = {
+    'i386': Arch(
+        'i386', kbuild='i386', cross_compile='', gnu='i686-linux-gnu',
+        deb='i386', image='arch/x86/boot/bzImage', target='bzImage',
+        label='i386', cross_packages=[]),
+    'riscv64': Arch(
+        'riscv64', kbuild='riscv', cross_compile='riscv64-linux-gnu-',
+        gnu='riscv64-linux-gnu', deb='riscv64', image='arch/riscv/boot/Image',
+        target='Image', label='riscv64', cross_packages=[]),
+}
+
+
 def names():
     return list(ARCHES)
+
+
+def get(name):
+    """A bootable arch or a build-only one, by name."""
+    a = ARCHES.get(name) or BUILD_ONLY.get(name)
+    if not a:
+        raise KitError(f'{name}: not an arch the kit knows; it knows '
+                       f'{", ".join(list(ARCHES) + list(BUILD_ONLY))}',
+                       status=2)
+    return a
 
 
 def current(env=None):

@@ -221,8 +221,8 @@ def table(docs):
                     cell.append(f'wall {fmt_spread(ratio["wall"], 2)}x')
             cell.append(f'{c["facts"].get("pages_per_fault", "?")} pages')
             fpm = c['facts'].get('faults_per_mib')
-            if fpm and float(fpm) != 256:
-                cell.append(f'{float(fpm):.0f} faults/MiB')
+            if fpm and float(fpm) not in (256, 0):
+                cell.append(f'{float(fpm):.1f} faults/MiB')
             row.append(', '.join(cell))
         rows.append(row)
     out = results.columns(head, rows)

@@ -424,35 +424,51 @@ def cmd_bench(args):
 
 
 def cmd_w1(args):
-    """W=1 warnings in the files a series touches: none may be new."""
+    """W=1 warnings in the files a series touches: none may be new.
+
+    --arch (default: ARCH, else x86_64) lists the arches to build for,
+    bootable or build-only (arch.BUILD_ONLY: i386 with HIGHMEM, riscv64);
+    each has its own W=1 build directory and its own line per kernel,
+    prefixed with its name unless it is x86_64 alone."""
     src = kernel.Source()
     specs = specs_of(args.kernels.split())
     base = next((s for s in specs if s.series == '-'), None)
     if not base:
         raise KitError('w1: KERNELS= needs a kernel without a series to '
                        'compare with')
+    names = (args.arch or os.environ.get('ARCH') or arch.DEFAULT)
+    arches = [arch.get(n) for n in names.replace(',', ' ').split()]
+    for a in arches:  # every compiler is there before any build
+        deps.ensure_w1(a.name)
     bad = 0
-    for spec in specs:
-        if spec is base:
-            continue
-        # Kernel objects only: a selftest the series adds is built (with
-        # -Wall -Wextra) by the selftests' own Makefile, not by Kbuild.
-        objs = sorted({re.sub(r'\.c$', '.o', f)
-                       for p in src.series_files(spec.series)
-                       for f in touched(p) if f.endswith('.c')
-                       and not f.startswith(('tools/', 'scripts/',
-                                             'samples/'))})
-        if not objs:
-            continue
-        before = kernel.w1_warnings(src, base, objs)
-        after = kernel.w1_warnings(src, spec, objs)
-        new = [w for w in after if strip_line(w) not in
-               {strip_line(b) for b in before}]
-        print(f'{spec.name}: W=1 {" ".join(objs)}: {len(before)} warnings '
-              f'before, {len(after)} after, {len(new)} new')
-        for w in new:
-            print(f'    {w}')
-        bad += len(new)
+    for a in arches:
+        prefix = '' if [x.name for x in arches] == ['x86_64'] else \
+            f'{a.name} '
+        for spec in specs:
+            if spec is base:
+                continue
+            # Kernel objects only: a selftest the series adds is built
+            # (with -Wall -Wextra) by the selftests' own Makefile, not by
+            # Kbuild.
+            objs = sorted({re.sub(r'\.c$', '.o', f)
+                           for p in src.series_files(spec.series)
+                           for f in touched(p) if f.endswith('.c')
+                           and not f.startswith(('tools/', 'scripts/',
+                                                 'samples/'))})
+            if not objs:
+                continue
+            with Phase(f'{a.name}: w1 {base.name}'):
+                before = kernel.w1_warnings(src, base, objs, a)
+            with Phase(f'{a.name}: w1 {spec.name}'):
+                after = kernel.w1_warnings(src, spec, objs, a)
+            new = [w for w in after if strip_line(w) not in
+                   {strip_line(b) for b in before}]
+            print(f'{prefix}{spec.name}: W=1 {" ".join(objs)}: '
+                  f'{len(before)} warnings before, {len(after)} after, '
+                  f'{len(new)} new', flush=True)
+            for w in new:
+                print(f'    {w}')
+            bad += len(new)
     return 1 if bad else 0
 
 
@@ -535,6 +551,9 @@ def main(argv=None):
         p.add_argument('--scenario-timeout', type=int,
                        default=int(os.environ.get('SCENARIO_TIMEOUT') or 90),
                        help='seconds before one reproducer is killed')
+        if name == 'w1':
+            p.add_argument('--arch', help='arches to build for, e.g. '
+                           '"x86_64 i386 arm64 riscv64" (default: ARCH)')
         p.set_defaults(fn=fn)
     args = ap.parse_args(argv)
     t0 = time.monotonic()

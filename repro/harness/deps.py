@@ -44,12 +44,16 @@ TOOLS = {
 # qemu-system-x86 (the QEMU clients, which need the x86 one, do not run in an
 # arm64 guest).  The guest's own arm64 packages (busybox-static, libcap) are
 # not installed: cross.py fetches and unpacks them into the cache.
+# (w1 --arch: the compiler the W=1 build of an arch needs; i386 is built
+# by the host's gcc with -m32, which needs no C library.)
 ARCH_NEEDS = {
     'arm64': {
         'build': ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross'],
         'repro': ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross',
                   'qemu-system-arm'],
+        'w1': ['gcc-aarch64-linux-gnu'],
     },
+    'riscv64': {'w1': ['gcc-riscv64-linux-gnu']},
 }
 ARCH_DROPS = {'arm64': {'qemu-system-x86'}}
 ARCH_TOOLS = {
@@ -58,7 +62,9 @@ ARCH_TOOLS = {
         'repro': {'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu',
                   'aarch64-linux-gnu-ld': 'binutils-aarch64-linux-gnu',
                   'qemu-system-aarch64': 'qemu-system-arm'},
+        'w1': {'aarch64-linux-gnu-gcc': 'gcc-aarch64-linux-gnu'},
     },
+    'riscv64': {'w1': {'riscv64-linux-gnu-gcc': 'gcc-riscv64-linux-gnu'}},
 }
 ARCH_TOOL_DROPS = {'arm64': {'qemu-system-x86_64'}}
 
@@ -162,8 +168,27 @@ def ensure(targets, kvers, sources=None):
     """Install (as root) or name the packages `targets` need, then check
     that the commands they give are there; for a foreign ARCH, fetch the
     guest's Debian packages into the cache (cross.py)."""
-    missing = [p for p in wanted(targets, kvers, sources)
-               if not installed(p)]
+    install([p for p in wanted(targets, kvers, sources) if not installed(p)])
+    check_tools(targets)
+    if any(t in ('build', 'repro') for t in targets):
+        from . import cross
+        cross.ensure()
+
+
+def ensure_w1(arch):
+    """The compiler W=1 builds the kernel for `arch` with (w1 --arch)."""
+    need = ARCH_NEEDS.get(arch, {}).get('w1', [])
+    install([p for p in need if not installed(p)])
+    gone = [(c, p) for c, p in ARCH_TOOLS.get(arch, {}).get('w1', {}).items()
+            if not shutil.which(c)]
+    if gone:
+        raise KitError(f'{gone[0][0]}: command not found on PATH (Debian '
+                       f'package {gone[0][1]}; apt-get install --reinstall '
+                       f'{gone[0][1]})', status=2)
+
+
+def install(missing):
+    """apt-get install `missing` as root; else name them and exit 2."""
     if missing:
         line = 'apt-get install -y ' + ' '.join(missing)
         if os.geteuid() != 0:
@@ -180,10 +205,6 @@ def ensure(targets, kvers, sources=None):
             raise KitError(f'apt-get install reported success but dpkg does '
                            f'not list as installed: {" ".join(still)}',
                            status=2)
-    check_tools(targets)
-    if any(t in ('build', 'repro') for t in targets):
-        from . import cross
-        cross.ensure()
 
 
 def run(cmd):

@@ -489,15 +489,17 @@ def uapi_headers(src, a=None):
     return inc
 
 
-def w1_warnings(src, spec, files):
-    """Compiler warnings with W=1 for `files` (objects) of kernel `spec`.
+def w1_warnings(src, spec, files, a=None):
+    """Compiler warnings with W=1 for `files` (objects) of kernel `spec`,
+    built for arch `a` (ARCH=, or a build-only arch of arch.BUILD_ONLY).
 
     Built in a build directory of its own, so the W=1 flags never leak into
     the cached kernels' objects.  Returns the warning lines, with the
     object path, in the order the compiler printed them.
     """
-    frags = fragment_paths(spec.configs, src.series_ver)
-    cdig = digest(ARCH, RECIPE, file_digest(frags))
+    a = a or arch.current()
+    frags = fragment_paths(spec.configs, src.series_ver, a)
+    cdig = config_digest(frags, a)
     bdir = os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}-W1')
     cache.use(bdir)
     os.makedirs(bdir, exist_ok=True)
@@ -506,7 +508,7 @@ def w1_warnings(src, spec, files):
         src.checkout(spec.series)
         stamp = os.path.join(bdir, '.kit-config')
         if not (os.path.exists(stamp) and open(stamp).read() == cdig):
-            configure(src, bdir, frags)
+            configure(src, bdir, frags, a)
             with open(stamp, 'w') as f:
                 f.write(cdig)
         for f in files:
@@ -514,11 +516,12 @@ def w1_warnings(src, spec, files):
             if os.path.exists(obj):
                 os.unlink(obj)
         r = subprocess.run(kmake(src, bdir, 'W=1', f'-j{os.cpu_count()}',
-                                 *files), capture_output=True, text=True,
-                           env=kbuild_env())
+                                 *files, a=a), capture_output=True,
+                           text=True, env=kbuild_env())
     if r.returncode:
         raise KitError(f'W=1 build of {" ".join(files)} for {spec.name} '
-                       f'failed:\n{(r.stdout + r.stderr)[-2000:]}')
+                       f'({a.name}) failed:\n'
+                       f'{(r.stdout + r.stderr)[-2000:]}')
     return [l for l in r.stderr.splitlines() if 'warning:' in l]
 
 

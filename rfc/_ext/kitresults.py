@@ -805,6 +805,29 @@ def crashes_line(s, k):
             f'{len(crashed)} of {len(d["scenarios"])} reproducers')
 
 
+def kit_bench_delta_role(name, rawtext, text, lineno, inliner, options={},
+                         content=[]):
+    """`<case> [<kernel> <kernel>]`: instructions per fault of the second
+    kernel minus the first (default patched - stock), as "+4 (+1 to +7)":
+    the difference of the medians across boots, and the widest difference
+    the boots' ranges allow."""
+    parts = text.split()
+    case = parts[0]
+    a, b = (parts[1], parts[2]) if len(parts) == 3 else ('stock', 'patched')
+    try:
+        sa = kitdata.bench_case(snap().bench_doc(a), case)['spread'][
+            'ns_per_fault']['icount']
+        sb = kitdata.bench_case(snap().bench_doc(b), case)['spread'][
+            'ns_per_fault']['icount']
+    except (KeyError, TypeError) as e:
+        return role_error(inliner, lineno, rawtext,
+                          f'kit-bench-delta: {text}: no spread ({e})')
+    d = sb['median'] - sa['median']
+    lo, hi = sb['min'] - sa['max'], sb['max'] - sa['min']
+    v = f'{d:+.0f} ({lo:+.0f} to {hi:+.0f})'
+    return [nodes.inline(rawtext, v, classes=['kit-fact'])], []
+
+
 def kit_info_role(name, rawtext, text, lineno, inliner, options={},
                   content=[]):
     s = snap()
@@ -868,5 +891,6 @@ def setup(app):
     app.add_role('kit-fact', kit_fact_role)
     app.add_role('kit-bench', kit_bench_role)
     app.add_role('kit-info', kit_info_role)
+    app.add_role('kit-bench-delta', kit_bench_delta_role)
     return {'version': '1', 'parallel_read_safe': True,
             'parallel_write_safe': True}
