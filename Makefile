@@ -22,7 +22,8 @@
 #
 # Variables: KERNELS="stock patched" (rows of repro/kernels.tsv), KSRC=,
 # KVER=7.3, KIT_CACHE=~/.cache/shmem-rfc-kit, TIMEOUT=300 (per guest),
-# SCENARIO_TIMEOUT=60 (per reproducer), ACCEL=kvm|tcg, O=build.
+# SCENARIO_TIMEOUT=60 (per reproducer), ACCEL=kvm|tcg, O=build,
+# ARCH=x86_64|arm64 (the guest's; arm64 is cross-built and emulated).
 
 O ?= build
 override O := $(abspath $(O))
@@ -41,22 +42,24 @@ all: userspace
 
 include repro/build.mk
 
-RUNNER = $(O)/bin/runner
+# The guest's programs: $(O)/bin (x86_64) or $(O)/bin-arm64 (ARCH=arm64,
+# cross-compiled; see repro/build.mk).
+RUNNER = $(REPRO_BIN)/runner
 
-$(RUNNER): repro/vm/runner.c | $(O)/bin
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+$(RUNNER): repro/vm/runner.c | $(REPRO_BIN)
+	$(REPRO_CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-$(O)/bin/scenarios.list: Makefile repro/build.mk | $(O)/bin
+$(REPRO_BIN)/scenarios.list: Makefile repro/build.mk | $(REPRO_BIN)
 	echo $(REPRO_SCENARIOS) > $@
 
-$(O)/bin/clients.list: Makefile repro/build.mk | $(O)/bin
+$(REPRO_BIN)/clients.list: Makefile repro/build.mk | $(REPRO_BIN)
 	echo $(REPRO_CLIENTS) > $@
 
-$(O)/bin:
+$(sort $(O)/bin $(REPRO_BIN)):
 	mkdir -p $@
 
-userspace: $(RUNNER) $(O)/bin/scenarios.list $(O)/bin/clients.list \
-	$(REPRO_BINS) $(O)/bin/test-kit \
+userspace: $(RUNNER) $(REPRO_BIN)/scenarios.list $(REPRO_BIN)/clients.list \
+	$(REPRO_BINS) $(REPRO_TEST_KIT) \
 	$(REPRO_BENCH_BINS)
 
 # The harness is Python: bootstrap python3 itself, then let it check the rest

@@ -31,13 +31,14 @@ BAD = [
     ('O', '/etc/passwd/sub', 'not a directory'),
     ('KIT_CACHE', '/proc/self/x', 'not writable'),
     ('KIT_CACHE_KEEP', '0', 'integer from 1'),
+    ('ARCH', 'aarch64', 'x86_64 or arm64'),
 ]
 
 GOOD = [
     ('KERNELS', 'stock patched'), ('KVER', '6.1 6.12'), ('HOST', '1'),
     ('SCENARIOS', 'private-write-hole uffd-missing'), ('TIMEOUT', '300'),
     ('JOBS', '2'), ('VCPUS', '4'), ('ACCEL', 'tcg'), ('KERNEL', 'debian'),
-    ('O', '/tmp/kit-test-new/sub'),
+    ('O', '/tmp/kit-test-new/sub'), ('ARCH', 'arm64'), ('ARCH', 'x86_64'),
 ]
 
 
