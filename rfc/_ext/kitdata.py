@@ -185,12 +185,18 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
 
 
 def timing_label(rec):
-    v = rec.get('vars', {})
-    what = ' '.join(f'{k}={v[k]}' for k in ('KVER', 'KERNELS', 'SCENARIOS',
-                                            'VCPUS', 'ARCH') if k in v)
+    """What ran, with the defaults spelt out, and whether it built."""
+    v = dict(rec.get('vars', {}))
+    cmd = {'host': 'repro-host'}.get(rec['command'], rec['command'])
+    if rec['command'] in ('repro', 'kernels', 'bench'):
+        v.setdefault('KVER', '7.3')
+        v.setdefault('KERNELS', 'stock patched')
+    what = ' '.join(f'{k}="{v[k]}"' if ' ' in v[k] else f'{k}={v[k]}'
+                    for k in ('KVER', 'KERNELS', 'SCENARIOS', 'VCPUS',
+                              'ARCH') if k in v)
     state = (f'cold: built {", ".join(rec["built"])}' if rec.get('built')
              else 'warm')
-    return f'make {rec["command"]} {what}'.strip() + f' ({state})'
+    return f'make {cmd} {what}'.strip() + f' ({state})'
 
 
 def save_timings(results, snap_dir):
@@ -199,7 +205,10 @@ def save_timings(results, snap_dir):
     each label, where a label says what ran and whether it built."""
     path = os.path.join(results, 'timings.jsonl')
     out = os.path.join(snap_dir, 'timings.json')
-    kept = json.load(open(out)) if os.path.exists(out) else {}
+    old = json.load(open(out)) if os.path.exists(out) else {}
+    # Labels are recomputed: a record keeps its place however the label of
+    # its kind of run is spelt.
+    kept = {timing_label(r): r for r in old.values()}
     if os.path.exists(path):
         for line in open(path):
             try:

@@ -123,13 +123,18 @@ def timings():
 
 
 def gen_timings(s):
-    """The measured times the snapshot keeps (rfc/results/timings.json)."""
+    """The measured times the snapshot keeps (rfc/results/timings.json):
+    each kind of run, the newest; a run that built kernels says how long
+    each build took."""
     t = timings()
     if not t:
         return fence(['no timings in rfc/results/timings.json yet'])
     out = []
-    for label, rec in t.items():
-        out.append(f'{label:58} {fmt_s(rec["total_s"])}')
+    for label, rec in sorted(t.items()):
+        out.append(f'{label}: {fmt_s(rec["total_s"])}')
+        for name, sec in rec.get('phases', []):
+            if name.endswith(': build'):
+                out.append(f'    {name} {fmt_s(sec)}')
     return fence(out)
 
 
