@@ -585,11 +585,11 @@ class KitProfile(KitDirective):
 
 def svg_chart(groups, kernels, title):
     """Grouped stacked bars: groups of (name, {kernel: (pc, anon)})."""
-    bar, gap, ggap, left, top, unit = 40, 8, 36, 70, 40, 90
+    bar, gap, ggap, left, top, unit = 46, 8, 36, 70, 40, 90
     ymax = max(pc + an for _, vals in groups for pc, an in vals.values())
     ymax = max(1, int(ymax + 0.999))
     gw = len(kernels) * (bar + gap) - gap
-    width = left + len(groups) * (gw + ggap) + 170
+    width = left + len(groups) * (gw + ggap) + 210
     height = top + ymax * unit + 70
     base = top + ymax * unit
     colors = {'pc': '#c0504d', 'anon': '#4f81bd'}
@@ -600,7 +600,7 @@ def svg_chart(groups, kernels, title):
          f'<title>{html.escape(title)}</title>']
     for y in range(ymax + 1):
         py = base - y * unit
-        o.append(f'<line x1="{left - 5}" y1="{py}" x2="{width - 170}" '
+        o.append(f'<line x1="{left - 5}" y1="{py}" x2="{width - 210}" '
                  f'y2="{py}" stroke="#ccc"/>')
         o.append(f'<text x="{left - 10}" y="{py + 4}" '
                  f'text-anchor="end">{y}</text>')
@@ -625,14 +625,17 @@ def svg_chart(groups, kernels, title):
                          f'</title></rect>')
             o.append(f'<text x="{bx + bar / 2}" y="{base - h_an - h_pc - 5}" '
                      f'text-anchor="middle">{fmt(pc + an)}</text>')
+            # "7.3-stock" -> "stock": the caption names the version.
+            short_k = k.split('-', 1)[1] if re.match(r'^\d+\.\d+-', k) \
+                else k
             o.append(f'<text x="{bx + bar / 2}" y="{base + 14}" '
-                     f'text-anchor="middle" font-size="11">'
-                     f'{html.escape(k)}</text>')
+                     f'text-anchor="middle" font-size="10">'
+                     f'{html.escape(short_k)}</text>')
         o.append(f'<text x="{x + gw / 2}" y="{base + 32}" '
                  f'text-anchor="middle" font-weight="bold">'
                  f'{html.escape(name)}</text>')
         x += gw + ggap
-    lx = width - 160
+    lx = width - 195
     for i, (key, text) in enumerate((('pc', 'page-cache page'),
                                      ('anon', 'anonymous (COW) page'))):
         ly = top + i * 22
@@ -675,6 +678,62 @@ class KitChart(KitDirective):
         fig += para(caption + ', from ', lit('private-write-hole'), ' (',
                     ', '.join(label(k) for k in ks), '; ',
                     'a bar per kernel, in that order).')
+        return [fig]
+
+
+def svg_hbars(rows, title, unit_label):
+    """Horizontal bars: rows of (label, value, colour); one scale."""
+    bar, gap, left, top, scale_w = 22, 10, 230, 10, 360
+    vmax = max(v for _, v, _ in rows) or 1
+    width = left + scale_w + 90
+    height = top + len(rows) * (bar + gap) + 30
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+         f'style="max-width: 100%; height: auto" '
+         f'font-family="sans-serif" font-size="13">',
+         f'<title>{html.escape(title)}</title>']
+    for i, (lab, v, colour) in enumerate(rows):
+        y = top + i * (bar + gap)
+        w = scale_w * v / vmax
+        o.append(f'<text x="{left - 8}" y="{y + bar * 0.7}" '
+                 f'text-anchor="end">{html.escape(lab)}</text>')
+        o.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" '
+                 f'fill="{colour}"/>')
+        o.append(f'<text x="{left + w + 6:.1f}" y="{y + bar * 0.7}">'
+                 f'{fmt(v)}</text>')
+    o.append(f'<text x="{left}" y="{height - 8}" font-size="11">'
+             f'{html.escape(unit_label)}</text>')
+    o.append('</svg>')
+    return '\n'.join(o)
+
+
+class KitBars(KitDirective):
+    """One fact of one case, a bar per kernel: ``.. kit-bars:: <case>
+    <fact>`` with ``:kernels:``, ``:unit:`` and ``:caption:``."""
+    required_arguments = 2
+    option_spec = {'kernels': directives.unchanged,
+                   'unit': directives.unchanged,
+                   'caption': directives.unchanged}
+
+    def make(self):
+        s = snap()
+        case, fact = self.arguments
+        ks = kernels_opt(self.options.get('kernels'), s.line())
+        colours = ('#c0504d', '#4f81bd', '#9bbb59', '#8064a2')
+        rows = []
+        for i, k in enumerate(ks):
+            v = kitdata.fact(s.doc(k), case, fact)
+            try:
+                rows.append((label(k), float(v), colours[i % len(colours)]))
+            except ValueError:
+                raise KitError(f'{k} {case} {fact}: {v}')
+        caption = self.options.get('caption', f'{case} {fact}')
+        fig = nodes.container(classes=['kit-chart'])
+        fig += nodes.raw('', '<div class="kit-chart-svg">' +
+                         svg_hbars(rows, caption,
+                                   self.options.get('unit', fact)) +
+                         '</div>', format='html')
+        fig += para(caption, ' (', lit(f'{case}'), ', ', lit(fact), ').')
         return [fig]
 
 
@@ -887,6 +946,7 @@ def setup(app):
     app.add_directive('kit-chart', KitChart)
     app.add_directive('kit-bench', KitBench)
     app.add_directive('kit-vcpus', KitVcpus)
+    app.add_directive('kit-bars', KitBars)
     app.add_directive('kit-profile', KitProfile)
     app.add_role('kit-fact', kit_fact_role)
     app.add_role('kit-bench', kit_bench_role)
