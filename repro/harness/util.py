@@ -4,6 +4,7 @@
 import hashlib
 import os
 import sys
+import textwrap
 import time
 
 KIT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -91,4 +92,13 @@ class Phase:
 
 
 def log(msg):
-    print(f'[kit] {msg}', file=sys.stderr, flush=True)
+    """A progress line on stderr, wrapped to the terminal's width (COLUMNS,
+    else 120) like the table make repro prints."""
+    try:
+        width = int(os.environ.get('COLUMNS', '')) or 120
+    except ValueError:
+        width = 120
+    text = textwrap.fill(f'[kit] {msg}', max(60, width),
+                         subsequent_indent='      ', break_long_words=False,
+                         break_on_hyphens=False)
+    print(text, file=sys.stderr, flush=True)
