@@ -4,10 +4,11 @@
  * child each write; COW must isolate both, and the file is untouched.
  *
  * Hazard "fork after the fault" of the RFC, claims C2 and C8: the reference
- * patch maps the COW page of a private write over a hole without any
- * page-cache page behind it (VM_FAULT_DONE_COW), so the page is anonymous
- * from the start and fork() must treat it like any other anonymous page:
- * shared read-only after fork, copied on the next write of either side.
+ * series maps the COW page of a private write over a hole without any
+ * page-cache page behind it (v2: VM_FAULT_HOLE, mapped by do_cow_fault();
+ * v1: VM_FAULT_DONE_COW from shmem_fault()), so the page is anonymous from
+ * the start and fork() must treat it like any other anonymous page: shared
+ * read-only after fork, copied on the next write of either side.
  *
  * Each case maps a file of N holes MAP_PRIVATE and stores OLD to every page
  * (pc_per_write, anon_per_write: the double allocation shows here on a

@@ -4,18 +4,18 @@
  * a hole sits between its page-cache lookup and its PTE install.
  *
  * Hazard "truncation" of the RFC (H3): with the reference series a private
- * write fault over a shmem hole zeroes its COW page and maps it with
- * finish_fault() holding no locked page-cache page, so nothing orders it
- * against a racing ftruncate().  Patch 0001 rechecks i_size under the PTE
- * lock in finish_fault() when vmf->page is NULL: a fault that found the
- * hole before the truncation then gives up and is retried, and the retry
- * raises SIGBUS.  Without it the COW page is mapped after the truncation
- * zapped the range and stays mapped beyond EOF, where the contract is
- * SIGBUS.
+ * write fault over a shmem hole zeroes its COW page and maps it holding no
+ * locked page-cache page, so nothing but i_size orders it against a racing
+ * ftruncate().  The series rechecks i_size under the PTE lock when it maps
+ * a hole (v2, 7.3: __finish_fault(vmf, hole) after VM_FAULT_HOLE; v1, 6.1:
+ * finish_fault() when vmf->page is NULL): a fault that found the hole
+ * before the truncation then gives up and is retried, and the retry raises
+ * SIGBUS.  Without it the COW page is mapped after the truncation zapped
+ * the range and stays mapped beyond EOF, where the contract is SIGBUS.
  *
  * The window is a few instructions wide.  The debug-only kernels of
- * kernel-patch/alternatives/v6.1/race-window/ (never for merging) sleep
- * 300 ms right before that finish_fault() when the faulting task is named
+ * kernel-patch/alternatives/v<ver>/race-window/ (never for merging) sleep
+ * 300 ms right before the hole is mapped when the faulting task is named
  * "kit-race-probe": there the truncation lands in the window every time.
  * On every other kernel the store completes long before the truncation,
  * and the scenario only measures that nothing is mapped beyond EOF either.

@@ -6,19 +6,23 @@
  * page" (Oct 2022): a private write fault that looks the page cache up with
  * SGP_READ changes behaviour for whatever relies on the page cache,
  * userfaultfd first.  C3 named MISSING (uffd-missing measures it); the
- * hazards list of the kit adds the other two modes, MINOR and WP, which the
- * reference patch treats differently:
+ * hazards list of the kit adds the other two modes, MINOR and WP:
  *
- *  - MINOR keeps SGP_CACHE: shmem_get_folio_gfp() raises MINOR for a page
- *    the page cache holds and returns no folio, which SGP_READ would
- *    mistake for a hole.
- *  - WP takes the new path: a private write over a hole registered for WP
- *    only zeroes the COW page and maps it with finish_fault(), whose
- *    do_set_pte() carries the uffd-wp bit of the PTE marker that
- *    UFFDIO_WRITEPROTECT left over the hole.  The WP event is then raised
- *    by the retried write, from do_wp_page(), as it is when the COW page
- *    is copied from a page-cache page.
- *  - MISSING together with WP keeps SGP_CACHE, for MISSING's sake.
+ *  - MINOR: shmem_get_folio_gfp() raises MINOR for a page the page cache
+ *    holds, before any hole handling.  v1 of the series (6.1, 6.12,
+ *    alternatives/v7.3/v1) kept SGP_CACHE for MINOR VMAs, since its
+ *    shmem_fault() took a NULL folio for a hole; v2 (7.3) reports the hole
+ *    explicitly (VM_FAULT_HOLE), so a MINOR VMA takes the new path and a
+ *    store over a hole no longer leaves a page-cache page (hole_pc_added:
+ *    models v1 and proposed differ there).
+ *  - WP takes the new path in both: a private write over a hole registered
+ *    for WP zeroes the COW page and maps it; set_pte_range() carries the
+ *    uffd-wp bit of the PTE marker that UFFDIO_WRITEPROTECT left over the
+ *    hole.  The WP event is then raised by the retried write, from
+ *    do_wp_page(), as it is when the COW page is copied from a page-cache
+ *    page.
+ *  - MISSING together with WP: the hole raises MISSING first (v2 raises it
+ *    before its SGP_READ return; v1 kept SGP_CACHE for such VMAs).
  *
  * Cases, each on a file mapped MAP_PRIVATE:
  *
