@@ -16,6 +16,8 @@
 #                   letter and the series, for git send-email
 #   make kernels    only build (or find cached) the kernels
 #   make bench      fault cost, pages per fault and memcg capacity, per kernel
+#   make litmus     the series' barriers against the kernel memory model
+#                   (repro/litmus/, the source's tools/memory-model, herd7)
 #   make clean      remove build/ (kernel builds are cached in KIT_CACHE)
 #   make clean-cache  remove cached kernel sources and builds that the last
 #                   KIT_CACHE_KEEP (3) runs did not use, printing each
@@ -35,8 +37,8 @@ CC = gcc
 CFLAGS = -O2 -g -Wall -Wextra -Werror -pthread
 LDFLAGS = -static -pthread
 
-.PHONY: all deps repro repro-host kernels bench check htmldocs clean \
-	rfc-snapshot rfc-mail
+.PHONY: all deps repro repro-host kernels bench litmus check htmldocs \
+	clean rfc-snapshot rfc-mail
 
 all: userspace
 
@@ -90,6 +92,10 @@ kernels: deps
 bench: deps
 	$(MAKE) userspace
 	$(HARNESS) bench
+
+litmus: deps
+	$(HARNESS) deps litmus
+	$(HARNESS) litmus
 
 htmldocs:
 	$(HARNESS) deps htmldocs

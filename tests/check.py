@@ -23,7 +23,8 @@ PY = sys.executable
 # The kernels make check boots; the snapshot's others (debug, distro, other
 # architectures) are compared when a build has them.
 CHECKED = ['7.3-stock', '7.3-patched', '7.3-naive', '7.3-race-no-recheck',
-           '7.3-race-window', '7.3-v1', '6.1-stock', '6.1-patched']
+           '7.3-race-window', '7.3-v1', '6.1-stock', '6.1-patched',
+           '7.3-arm64-stock', '7.3-arm64-patched']
 
 
 def source():
@@ -63,6 +64,14 @@ def steps():
         yield f'kunit.py parse: {os.path.relpath(g, ROOT)}', kunit + [g]
     yield 'W=1: no new warnings in the files the series touches', \
         [PY, '-m', 'repro.harness', 'w1', '--kernels', 'stock patched']
+    # The other arches' compilers, where a W=1 build of them is cached (a
+    # cold one is minutes per arch; the README says how many).
+    yield 'W=1 for i386 (HIGHMEM), arm64 and riscv64, where cached', \
+        [PY, '-m', 'repro.harness', 'w1', '--kernels', 'stock patched',
+         '--arch', 'i386 arm64 riscv64', '--cached-only']
+    # The store-buffering case no QEMU run can show.
+    yield 'make litmus: the series\' barriers in the kernel memory model', \
+        ['make', '-C', ROOT, 'litmus']
     yield 'make repro (7.3 stock and patched, in QEMU)', \
         ['make', '-C', ROOT, 'repro']
     # The RFC shows the literal SGP_READ switch crashing: run that kernel
@@ -79,6 +88,9 @@ def steps():
     # The thread's kernel: the 6.1 series (v1) against 6.1's stock.
     yield 'make repro KVER=6.1 (the 2022 thread\'s kernel)', \
         ['make', '-C', ROOT, 'repro', 'KVER=6.1']
+    # A weakly ordered architecture's own code paths (emulated).
+    yield 'make repro ARCH=arm64 (7.3 stock and patched)', \
+        ['make', '-C', ROOT, 'repro', 'ARCH=arm64']
     yield 'standalone reproducer: gcc -O2 -Wall -Wextra -Werror, as a '\
         'reviewer builds it', \
         ['gcc', '-O2', '-Wall', '-Wextra', '-Werror', '-o',

@@ -18,11 +18,9 @@ busybox.
 """
 
 import os
-import shutil
-import subprocess
 
 from . import arch, cache, sources
-from .util import KitError, Phase, cache_dir, log
+from .util import KitError, cache_dir, log
 
 STAMP = '.kit-packages'
 
@@ -89,30 +87,16 @@ def ensure(a=None):
                            f'{pa.root}); ARCH={a.name} needs it for the '
                            f'guest', status=2)
         versions[pkg] = v
-    want = ''.join(f'{p}:{a.deb}={v}\n' for p, v in sorted(versions.items()))
-    if ready and open(stamp).read() == want and not missing(a, dest):
+    if ready and sources.unpacked(dest, STAMP, versions) and \
+            not missing(a, dest):
         return dest
-    tmp = dest + '.tmp'
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    for pkg, v in versions.items():
-        deb = pa.fetch(pkg, v)
-        with Phase(f'dpkg-deb -x {os.path.basename(deb)}'):
-            r = subprocess.run(['dpkg-deb', '-x', deb, tmp],
-                               capture_output=True, text=True)
-        if r.returncode:
-            raise KitError(f'{pkg}:{a.deb}: dpkg-deb -x {deb}: '
-                           f'{r.stderr.strip()}', status=2)
-    gone = missing(a, tmp)
-    if gone:
-        raise KitError(f'{gone[0][1]}:{a.deb} {versions[gone[0][1]]} has no '
-                       f'{gone[0][0]}', status=2)
-    with open(os.path.join(tmp, STAMP), 'w') as f:
-        f.write(want)
-    shutil.rmtree(dest, ignore_errors=True)
-    os.rename(tmp, dest)
-    log(f'{a.name} guest packages in {dest}: '
-        f'{", ".join(f"{p} {v}" for p, v in versions.items())}')
+
+    def check(tree):
+        gone = missing(a, tree)
+        if gone:
+            raise KitError(f'{gone[0][1]}:{a.deb} {versions[gone[0][1]]} '
+                           f'has no {gone[0][0]}', status=2)
+    sources.unpack_tree(pa, versions, dest, STAMP, finish=check)
     return dest
 
 

@@ -25,6 +25,9 @@ NEEDS = {
               'util-linux', 'python3-ply', 'python3-git',
               'linux-source-{kver}'],
     'htmldocs': ['python3-sphinx', 'python3-sphinx-rtd-theme', 'graphviz'],
+    # herd7 itself comes from unstable, unpacked (litmus.py); the kernel's
+    # checklitmus.sh times it with /usr/bin/time.
+    'litmus': ['time', 'coreutils'],
 }
 
 # The commands a target runs, and the package that gives each.
@@ -37,6 +40,7 @@ TOOLS = {
               'busybox': 'busybox-static', 'ccache': 'ccache',
               'mkswap': 'util-linux', 'mkfs.ext4': 'e2fsprogs'},
     'htmldocs': {'sphinx-build': 'python3-sphinx', 'dot': 'graphviz'},
+    'litmus': {'time': 'time', 'timeout': 'coreutils'},
 }
 
 # What ARCH= adds to (or takes from) a target, by arch (arch.py): the cross

@@ -171,6 +171,39 @@ class PrivateApt:
         return found[0]
 
 
+def unpack_tree(apt, versions, dest, stamp, finish=None):
+    """Fetch each pkg=version of `versions` with `apt` (a PrivateApt) and
+    dpkg-deb -x them all into `dest`: Debian packages' files without
+    installing them.  The tree is made beside `dest`, checked or completed
+    by finish(tree), marked with `stamp` (a file holding the versions),
+    and only then put in place, so an interrupted unpack leaves no tree."""
+    tree = dest + '.tmp'
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(tree)
+    for pkg, v in versions.items():
+        deb = apt.fetch(pkg, v)
+        with Phase(f'dpkg-deb -x {os.path.basename(deb)}'):
+            r = subprocess.run(['dpkg-deb', '-x', deb, tree],
+                               capture_output=True, text=True)
+        if r.returncode:
+            raise KitError(f'{pkg}: dpkg-deb -x {deb}: {r.stderr.strip()}',
+                           status=2)
+    if finish:
+        finish(tree)
+    with open(os.path.join(tree, stamp), 'w') as f:
+        f.write(''.join(f'{p}={v}\n' for p, v in sorted(versions.items())))
+    shutil.rmtree(dest, ignore_errors=True)
+    os.rename(tree, dest)
+    log(f'{dest}: {", ".join(f"{p} {v}" for p, v in versions.items())}')
+
+
+def unpacked(dest, stamp, versions):
+    """Whether unpack_tree() left `versions` in `dest`."""
+    path = os.path.join(dest, stamp)
+    return os.path.exists(path) and open(path).read() == ''.join(
+        f'{p}={v}\n' for p, v in sorted(versions.items()))
+
+
 def where(kver):
     """'system' if the system's apt has linux-source-<kver>, else
     'private' (the kit's unstable/experimental lists)."""

@@ -42,6 +42,8 @@ from repro.harness.util import cache_dir  # noqa: E402
 SNAPSHOT = os.path.join(KIT_ROOT, 'rfc', 'results')
 SELFTEST = 'selftest-'
 BENCH = 'bench.json'
+# make litmus: the series' barriers against the kernel memory model.
+LITMUS = 'litmus.json'
 # What compare() holds a bench run to: the timings vary from run to run.
 BENCH_FACTS = ('pages_per_fault', 'capacity_fraction')
 
@@ -149,7 +151,7 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
     for old in glob.glob(os.path.join(snap_dir, '*.json')) + \
             glob.glob(os.path.join(snap_dir, 'host', '*.json')):
         if os.path.basename(old) not in (BENCH, 'timings.json',
-                                         'vcpus.json'):
+                                         'vcpus.json', LITMUS):
             os.unlink(old)
     sources = {}
     models = Models()
@@ -175,8 +177,11 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
          os.path.join(snap_dir, 'index.json'))
     save_timings(results, snap_dir)
     save_cache_sizes(snap_dir)
-    # make bench is a run of its own: without one in the build, the
-    # snapshot keeps the one it has.
+    # make litmus and make bench are runs of their own: without one in the
+    # build, the snapshot keeps the one it has.
+    lit = os.path.join(results, LITMUS)
+    if os.path.exists(lit):
+        save(json.load(open(lit)), os.path.join(snap_dir, LITMUS))
     bench = bench_run(results)
     if bench is not None:
         save(strip_paths(bench, subs), os.path.join(snap_dir, BENCH))
@@ -187,6 +192,13 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
 def timing_label(rec):
     """What ran, with the defaults spelt out, and whether it built."""
     v = dict(rec.get('vars', {}))
+    if rec['command'] == 'w1':
+        # Not a make target: make check runs it; cold = an arch with no
+        # W=1 build yet.
+        state = (f'cold: {", ".join(rec["built"])}' if rec.get('built')
+                 else 'warm')
+        return (f'python3 -m repro.harness w1 --arch '
+                f'"{rec.get("arch", "x86_64")}" ({state})')
     cmd = {'host': 'repro-host'}.get(rec['command'], rec['command'])
     if rec['command'] in ('repro', 'kernels', 'bench'):
         v.setdefault('KVER', '7.3')
@@ -222,7 +234,8 @@ def save_timings(results, snap_dir):
 
 def snapshot_vcpus(out_dirs, snap_dir=SNAPSHOT):
     """rfc/results/vcpus.json: for each build directory (a run with its
-    own VCPUS=), every kernel's race facts: CPUs, races, hits, faults."""
+    own VCPUS=), every kernel's race facts: CPUs, races, hits, faults.
+    Rows of other kernels or vCPU counts already there are kept."""
     rows = []
     for out in out_dirs:
         for p in sorted(glob.glob(os.path.join(out, 'results', '*',
@@ -238,7 +251,13 @@ def snapshot_vcpus(out_dirs, snap_dir=SNAPSHOT):
                 'cpus_online': b.get('cpus_online'),
                 'pair': pair.get('facts', {}), 'stress': mem.get('facts', {}),
             })
-    save({'runs': rows}, os.path.join(snap_dir, 'vcpus.json'))
+    path = os.path.join(snap_dir, 'vcpus.json')
+    new = {(r['label'], r['vcpus']) for r in rows}
+    kept = [r for r in (json.load(open(path))['runs']
+                        if os.path.exists(path) else [])
+            if (r['label'], r['vcpus']) not in new]
+    rows = sorted(kept + rows, key=lambda r: (r['label'], r['vcpus'] or 0))
+    save({'runs': rows}, path)
     return rows
 
 

@@ -804,7 +804,7 @@ class KitVcpus(KitDirective):
         rows = []
         for r in runs:
             p, st = r['pair'], r['stress']
-            rows.append([str(r['vcpus']), str(r['cpus_online']),
+            rows.append([r['label'], str(r['vcpus']), str(r['cpus_online']),
                          p.get('pair_iterations', '-'),
                          p.get('pair_per_second', '-'),
                          p.get('pair_beyond_eof_hits', '-'),
@@ -812,15 +812,41 @@ class KitVcpus(KitDirective):
                          st.get('seconds', '-'),
                          st.get('beyond_eof_hits', '-')])
         m = runs[0]['machine'] if runs else {}
-        note = para(f'{runs[0]["label"] if runs else ""}, '
-                    f'{runs[0]["date"] if runs else ""}, on '
-                    f'{m.get("cpu", "?")}, {m.get("cpus", "?")} host CPUs; '
-                    'the pair race ran 10 s with no cap on hits '
-                    '(GUEST_ENV="KIT_PAIR_MAX_HITS=1000000 '
+        dates = sorted({r['date'] for r in runs})
+        note = para(f'Runs of {dates[0] if dates else ""}'
+                    f'{" to " + dates[-1] if len(dates) > 1 else ""}, on '
+                    f'{m.get("cpu", "?")}, {m.get("cpus", "?")} host CPUs, '
+                    'one guest at a time; the pair race ran 10 s with no cap '
+                    'on hits (GUEST_ENV="KIT_PAIR_MAX_HITS=1000000 '
                     'KIT_PAIR_SECONDS=10").')
-        return [note, table(['vCPUs', 'online', 'pair races',
+        return [note, table(['kernel', 'vCPUs', 'online', 'pair races',
                              'races/s', 'pair hits', 'stress faults',
                              'stress s', 'stress hits'], rows)]
+
+
+class KitLitmus(KitDirective):
+    """rfc/results/litmus.json: make litmus, the tests of repro/litmus/
+    against the Linux kernel memory model."""
+    has_content = False
+
+    def make(self):
+        path = os.path.join(snap().dir, kitdata.LITMUS)
+        if not os.path.exists(path):
+            raise KitError(f'no rfc/results/{kitdata.LITMUS}: run "make '
+                           f'litmus", then "make rfc-snapshot"')
+        self.state.document.settings.env.note_dependency(path)
+        doc = json.load(open(path))
+        rows = [[t['name'] + '.litmus', t['expected'] or '-',
+                 t['observed'] or '-',
+                 f'{t["positive"]} of {t["positive"] + t["negative"]}',
+                 'ok' if t['ok'] else 'FAIL'] for t in doc['tests']]
+        note = para(f'herd7 ({", ".join(doc["herdtools7"])}) with '
+                    f'tools/memory-model/linux-kernel.cfg of '
+                    f'{doc["source"]["version"]} '
+                    f'({doc["source"]["id"]}), through the tree\'s '
+                    f'scripts/checklitmus.sh.')
+        return [note, table(['test', 'stated', 'LKMM', 'states in exists',
+                             'check'], rows)]
 
 
 def selftest_line(s, a, b):
@@ -946,6 +972,7 @@ def setup(app):
     app.add_directive('kit-chart', KitChart)
     app.add_directive('kit-bench', KitBench)
     app.add_directive('kit-vcpus', KitVcpus)
+    app.add_directive('kit-litmus', KitLitmus)
     app.add_directive('kit-bars', KitBars)
     app.add_directive('kit-profile', KitProfile)
     app.add_role('kit-fact', kit_fact_role)

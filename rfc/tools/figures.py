@@ -58,24 +58,27 @@ def fence(lines):
     return '```\n' + '\n'.join(lines).rstrip('\n') + '\n```\n'
 
 
-def gen_verdicts(s):
-    """What make repro prints on the RFC's kernel line, a selection."""
-    keep = ('private-write-hole/memfd', 'private-write-hole/store-tmpfs-huge',
-            'uffd-missing/private-memfd', 'uffd-copy-isolation/private-memfd',
-            'uffd-minor-wp/minor-private-memfd', 'thp-amplification/memfd-mthp64',
-            'memcg-charge/memfd', 'qemu-private-backend/memfd-private',
-            'stress-truncate-race/pair', 'standalone/memfd',
-            'private-store-effects/full-tmpfs',
-            'private-store-effects/uffd-later-memfd',
-            'selftest-shmem-private-cow/exit')
-    k = [f'{kernel.DEFAULT_KVER}-stock', f'{kernel.DEFAULT_KVER}-patched']
-    text = results.terminal_table(docs(s, k), s.models, width=100)
+# The cases the README's tables show: one or two per question of the debate.
+VERDICT_CASES = (
+    'private-write-hole/memfd', 'private-write-hole/store-tmpfs-huge',
+    'uffd-missing/private-memfd', 'uffd-copy-isolation/private-memfd',
+    'uffd-minor-wp/minor-private-memfd', 'thp-amplification/memfd-mthp64',
+    'memcg-charge/memfd', 'qemu-private-backend/memfd-private',
+    'stress-truncate-race/pair', 'standalone/memfd',
+    'private-store-effects/full-tmpfs',
+    'private-store-effects/uffd-later-memfd',
+    'selftest-shmem-private-cow/exit')
+
+
+def verdict_table(s, k, width):
+    """make repro's table of kernels `k`, cut to VERDICT_CASES."""
+    text = results.terminal_table(docs(s, k), s.models, width=width)
     out, last = [], False
     labels = tuple(s.doc(x)['label'] for x in k)
     for line in text.split('\n'):
         head = line.split(' ', 1)[0]
         # A kernel's line wraps: its continuation is indented.
-        keep_it = (line.startswith('case ') or head in keep or
+        keep_it = (line.startswith('case ') or head in VERDICT_CASES or
                    line.startswith(labels) or
                    (last and line.startswith('    ')))
         if keep_it:
@@ -83,6 +86,24 @@ def gen_verdicts(s):
         last = keep_it and (line.startswith(labels) or
                             line.startswith('    '))
     return fence(out)
+
+
+def gen_verdicts(s):
+    """What make repro prints on the RFC's kernel line, a selection."""
+    v = kernel.DEFAULT_KVER
+    return verdict_table(s, [f'{v}-stock', f'{v}-patched'], 100)
+
+
+def gen_arches(s):
+    """The RFC's kernel line on x86_64 and on arm64, side by side."""
+    v = kernel.DEFAULT_KVER
+    k = [f'{v}-stock', f'{v}-patched', f'{v}-arm64-stock',
+         f'{v}-arm64-patched']
+    missing = [x for x in k if x not in s.kernels]
+    if missing:
+        return fence([f'not in the snapshot: {" ".join(missing)} '
+                      f'(make repro ARCH=arm64, then make rfc-snapshot)'])
+    return verdict_table(s, k, 120)
 
 
 def gen_other(s):
@@ -122,6 +143,21 @@ def timings():
     return json.load(open(path)) if os.path.exists(path) else {}
 
 
+def gen_litmus(s):
+    """make litmus: each test, the result it states and the LKMM's."""
+    path = os.path.join(kitdata.SNAPSHOT, kitdata.LITMUS)
+    if not os.path.exists(path):
+        return fence(['no litmus run in the snapshot (make litmus, then '
+                      'make rfc-snapshot)'])
+    doc = json.load(open(path))
+    out = [f'{"test":40} {"stated":10} LKMM']
+    for r in doc['tests']:
+        out.append(f'{r["name"]:40} {r["expected"] or "-":10} '
+                   f'{r["observed"] or "-"}'
+                   + ('' if r['ok'] else '   (disagrees)'))
+    return fence(out)
+
+
 def gen_timings(s):
     """The measured times the snapshot keeps (rfc/results/timings.json):
     each kind of run, the newest; a run that built kernels says how long
@@ -155,6 +191,8 @@ def gen_cache(s):
 
 GENERATORS = {
     'verdicts': gen_verdicts,
+    'arches': gen_arches,
+    'litmus': gen_litmus,
     'other-kernels': gen_other,
     'races': gen_races,
     'timings': gen_timings,
