@@ -45,6 +45,7 @@ ifeq ($(ARCH),x86_64)
 REPRO_CC ?= $(CC)
 REPRO_BIN := $(O)/bin
 REPRO_OBJ := $(O)/obj
+REPRO_CROSS_READY :=
 REPRO_SYSROOT_FLAGS :=
 else ifeq ($(ARCH),arm64)
 REPRO_CC := aarch64-linux-gnu-gcc
@@ -53,10 +54,9 @@ REPRO_OBJ := $(O)/obj-arm64
 PYTHON ?= python3
 REPRO_CROSS_ROOT ?= $(shell cd $(REPRO_TOP) && ARCH=arm64 $(PYTHON) -m \
 	repro.harness cross-root)
-ifeq ($(wildcard $(REPRO_CROSS_ROOT)/usr/include/sys/capability.h),)
-$(error ARCH=arm64: Debian's arm64 libcap is not unpacked in \
-	"$(REPRO_CROSS_ROOT)"; run "make deps ARCH=arm64")
-endif
+# Checked when something is compiled, not when make reads this file: make
+# repro (and make deps) ARCH=arm64 unpack the tree before they compile.
+REPRO_CROSS_READY := $(REPRO_CROSS_ROOT)/usr/include/sys/capability.h
 REPRO_SYSROOT_FLAGS := -isystem $(REPRO_CROSS_ROOT)/usr/include \
 	-L$(REPRO_CROSS_ROOT)/usr/lib/aarch64-linux-gnu
 else
@@ -88,22 +88,24 @@ REPRO_LIB_OBJS := $(addprefix $(REPRO_OBJ)/,kit.o backend.o pagemap.o \
 # The unit tests run on the host: built natively only.
 REPRO_TEST_KIT := $(if $(filter x86_64,$(ARCH)),$(O)/bin/test-kit)
 
-$(REPRO_LIB_OBJS): $(REPRO_OBJ)/%.o: $(REPRO_SRC)/lib/%.c
+$(REPRO_LIB_OBJS): $(REPRO_OBJ)/%.o: $(REPRO_SRC)/lib/%.c | \
+		$(REPRO_CROSS_READY)
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
 $(addprefix $(REPRO_OBJ)/,$(addsuffix .o,$(REPRO_SCENARIOS) \
 		$(REPRO_GUEST_CLIENTS))): \
-		$(REPRO_OBJ)/%.o: $(REPRO_SRC)/scenarios/%.c
+		$(REPRO_OBJ)/%.o: $(REPRO_SRC)/scenarios/%.c | $(REPRO_CROSS_READY)
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
 $(addprefix $(REPRO_OBJ)/,$(addsuffix .o,$(REPRO_BENCH))): \
-		$(REPRO_OBJ)/%.o: $(REPRO_SRC)/bench/%.c
+		$(REPRO_OBJ)/%.o: $(REPRO_SRC)/bench/%.c | $(REPRO_CROSS_READY)
 	@mkdir -p $(@D)
 	$(REPRO_CC) $(REPRO_CPPFLAGS) $(REPRO_CFLAGS) -c -o $@ $<
 
-$(REPRO_STANDALONE): $(REPRO_SRC)/standalone/shmem-private-hole.c
+$(REPRO_STANDALONE): $(REPRO_SRC)/standalone/shmem-private-hole.c | \
+		$(REPRO_CROSS_READY)
 	@mkdir -p $(@D)
 	$(REPRO_CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
 
@@ -124,3 +126,9 @@ repro-test-kit: $(REPRO_TEST_KIT)
 	$(REPRO_TEST_KIT)
 
 -include $(wildcard $(REPRO_OBJ)/*.d)
+
+ifneq ($(REPRO_CROSS_READY),)
+$(REPRO_CROSS_READY):
+	@echo "error: ARCH=arm64: Debian's arm64 libcap is not unpacked in" \
+	  "$(REPRO_CROSS_ROOT); run \"make deps ARCH=arm64\"" >&2; exit 2
+endif
