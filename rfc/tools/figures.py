@@ -262,8 +262,10 @@ def outside_blocks(text):
 
 
 def commit_messages():
+    """Every series' commit messages: v7.3's, v7.2's patch 1, and v1 for
+    6.1 and 6.12, whose figures the snapshot's 6.1 runs hold."""
     for p in sorted(glob.glob(os.path.join(
-            ROOT, 'kernel-patch', f'v{kernel.DEFAULT_KVER}', '*.patch'))):
+            ROOT, 'kernel-patch', 'v*', '*.patch'))):
         text = open(p).read()
         body = text.split('\n---\n', 1)[0]
         yield os.path.relpath(p, ROOT), body
