@@ -25,8 +25,9 @@
  *
  * Then B's task exits and B is removed while A's task keeps the memfd open.
  * dying_at_rmdir is nr_dying_descendants of the parent's cgroup.stat right
- * after the rmdir(), dying_after_rmdir the same once it reached 0 or 3 s
- * passed: 1 where the page-cache pages still charged to B keep it alive
+ * after the rmdir(), dying_after_rmdir the same once it reached 0 or 10 s
+ * passed (an offline memcg is freed from a workqueue and RCU callbacks,
+ * which a loaded TCG guest has been seen to take over 3 s to run): 1 where the page-cache pages still charged to B keep it alive
  * as a dying cgroup, which a kernel charging folios to the memcg itself
  * (6.1, 6.12) shows on stock; 0 with the series, whose B holds no page
  * once its task is gone, and 0 on a kernel that reparents the folios of
@@ -55,7 +56,7 @@
 
 #define NR_STORES	1024
 #define WAIT_MS		10000	/* each handshake with a task */
-#define DYING_WAIT_MS	3000	/* for a dying cgroup to go */
+#define DYING_WAIT_MS	10000	/* for a dying cgroup to go */
 #define POLL_MS		20
 
 /* Messages of the handshakes, one byte each. */
@@ -216,8 +217,11 @@ static long long dying(const char *cg)
 	return kit_memcg_key(cg, "cgroup.stat", "nr_dying_descendants");
 }
 
-/* nr_dying_descendants of @cg once 0, or after DYING_WAIT_MS. */
-static long long dying_settled(const char *cg)
+/*
+ * nr_dying_descendants of @cg once 0, or after DYING_WAIT_MS; how long it
+ * took goes to the log, so a slow guest can be told from a held cgroup.
+ */
+static long long dying_settled(const char *cg, const char *what)
 {
 	long long n = dying(cg);
 	int i;
@@ -226,6 +230,7 @@ static long long dying_settled(const char *cg)
 		sleep_ms(POLL_MS);
 		n = dying(cg);
 	}
+	ktap_diag("%s: %lld dying after %d ms", what, n, i * POLL_MS);
 	return n;
 }
 
@@ -355,14 +360,14 @@ static void test_owners(const char *name)
 	}
 	b_removed = true;
 	at_rmdir = dying(parent);
-	after_rmdir = dying_settled(parent);
+	after_rmdir = dying_settled(parent, "rmdir");
 
 	send_msg(a.to, MSG_CLOSE);
 	if (kit_wait_byte(a.from, WAIT_MS) != MSG_CLOSED) {
 		ktap_diag("%s: task A did not close the memfd", name);
 		goto out;
 	}
-	after_close = dying_settled(parent);
+	after_close = dying_settled(parent, "close");
 	if (at_rmdir < 0 || after_rmdir < 0 || after_close < 0) {
 		ktap_diag("%s: %s/cgroup.stat has no nr_dying_descendants",
 			  name, parent);
