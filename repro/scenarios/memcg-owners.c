@@ -27,8 +27,9 @@
  * dying_at_rmdir is nr_dying_descendants of the parent's cgroup.stat right
  * after the rmdir(), dying_after_rmdir the same once it reached 0 or 10 s
  * passed (an offline memcg is freed from a workqueue and RCU callbacks,
- * which a loaded TCG guest has been seen to take over 3 s to run): 1 where the page-cache pages still charged to B keep it alive
- * as a dying cgroup, which a kernel charging folios to the memcg itself
+ * which a loaded TCG guest has been seen to take over 3 s to run): 1
+ * where the page-cache pages still charged to B keep it alive as a dying
+ * cgroup, which a kernel charging folios to the memcg itself
  * (6.1, 6.12) shows on stock; 0 with the series, whose B holds no page
  * once its task is gone, and 0 on a kernel that reparents the folios of
  * a cgroup going offline to its parent (7.3: memcg_reparent_objcgs()
