@@ -117,9 +117,10 @@ def smp(n, a=None):
     return f'{n},sockets={n},cores=1,threads=1'
 
 
-def machine_args(a, acc, console, results):
+def machine_args(a, acc, console, results, icount=False):
     """What tells one QEMU machine from the other: the board and CPU, the
-    accelerator, the console and the results channel."""
+    accelerator, the console and the results channel.  With `icount` TCG
+    stays single-threaded: QEMU refuses -icount with multi-threaded TCG."""
     if a.name == 'arm64':
         # virt with a GICv3 (GICv2 stops at 8 CPUs); -cpu max, its pointer
         # authentication with QEMU's cheap implementation-defined hash
@@ -131,7 +132,8 @@ def machine_args(a, acc, console, results):
         # /dev/hvc0 in the guest.
         return ['-machine', 'virt,gic-version=3',
                 '-cpu', 'max,pauth-impdef=on',
-                '-accel', f'{acc},thread=multi' if acc == 'tcg' else acc,
+                '-accel', (f'{acc},thread=multi'
+                           if acc == 'tcg' and not icount else acc),
                 '-serial', f'file:{console}',
                 '-device', 'virtio-serial-device',
                 '-chardev', f'file,id=res,path={results}',
@@ -213,7 +215,7 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
     cmd = [target.qemu, '-m', str(mem_mb), '-smp', smp(cpus, target),
            '-nographic', '-no-reboot', '-monitor', 'none', '-nic', 'none',
            '-kernel', image, '-initrd', initrd, '-append', append] + \
-        machine_args(target, acc, console, results)
+        machine_args(target, acc, console, results, icount)
     if icount:
         # The guest's clock counts its instructions (1 ns each): a time
         # measured in the guest is an instruction count, whatever else

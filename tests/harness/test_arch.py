@@ -89,6 +89,12 @@ class TestQemu(unittest.TestCase):
         self.assertIn('tcg,thread=multi', args)
         self.assertIn('file,id=res,path=r.ktap', args)
         self.assertIn('virtconsole,chardev=res', args)
+        # make bench: QEMU refuses -icount with multi-threaded TCG.
+        self.assertIn('tcg', qemu.machine_args(ARM64, 'tcg', 'c.log',
+                                               'r.ktap', icount=True))
+        self.assertNotIn('tcg,thread=multi',
+                         qemu.machine_args(ARM64, 'tcg', 'c.log', 'r.ktap',
+                                           icount=True))
         self.assertEqual(qemu.machine_args(X86, 'kvm', 'c.log', 'r.ktap'),
                          ['-accel', 'kvm', '-serial', 'file:c.log',
                           '-serial', 'file:r.ktap'])
