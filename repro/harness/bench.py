@@ -22,7 +22,7 @@ import os
 import re
 import statistics
 
-from . import initramfs, kernel, qemu, results
+from . import arch, initramfs, kernel, qemu, results
 from .util import KitError, Phase, out_dir
 
 BENCH = 'fault-bench'
@@ -59,7 +59,11 @@ def run(specs, src, args, boot_args):
                 'path': os.path.join(args.bindir, BENCH), 'args': []}]
     initrd = initramfs.build(os.path.join(args.bindir, 'runner'), entries,
                              os.path.join(out_dir(), 'initramfs-bench.cpio'))
-    outdir = os.path.join(out_dir(), 'results', 'bench')
+    # An arm64 bench goes beside the x86 one (results/bench-arm64/), not
+    # over it: the snapshot's bench.json is x86_64's.
+    a = arch.current()
+    outdir = os.path.join(out_dir(), 'results',
+                          '-'.join(p for p in ('bench', a.label) if p))
     docs = []
     for spec, (image, version) in zip(specs, images):
         per_mode = {}
@@ -73,7 +77,7 @@ def run(specs, src, args, boot_args):
                         cpus=1, icount=mode == 'icount',
                         cmdline=boot_args(args, icount=mode == 'icount',
                                           extra=profile_args(mode, n)))
-                d = results.collect(f'{version}-{spec.name}', version,
+                d = results.collect(arch.label(version, spec.name), version,
                                     spec.model, qemu.read(boot['results']),
                                     [BENCH], boot)
                 if boot['status'] != 'ok' or d['parse_error']:
