@@ -489,16 +489,16 @@ def uapi_headers(src, a=None):
     return inc
 
 
-def w1_dir(src, spec, a):
-    """The W=1 build directory of `spec` for arch `a`."""
-    frags = fragment_paths(spec.configs, src.series_ver, a)
-    return os.path.join(cache_dir(), 'build',
-                        f'{src.id}-{config_digest(frags, a)}-W1')
+def w1_dir(src, cdig):
+    """The W=1 build directory of the config with digest `cdig`."""
+    return os.path.join(cache_dir(), 'build', f'{src.id}-{cdig}-W1')
 
 
 def w1_configured(src, spec, a):
-    """Whether that directory has been configured (a W=1 build ran)."""
-    return os.path.exists(os.path.join(w1_dir(src, spec, a), '.kit-config'))
+    """Whether the W=1 build directory of `spec` for arch `a` has been
+    configured (a W=1 build ran)."""
+    cdig = config_digest(fragment_paths(spec.configs, src.series_ver, a), a)
+    return os.path.exists(os.path.join(w1_dir(src, cdig), '.kit-config'))
 
 
 def w1_warnings(src, spec, files, a=None):
@@ -512,7 +512,7 @@ def w1_warnings(src, spec, files, a=None):
     a = a or arch.current()
     frags = fragment_paths(spec.configs, src.series_ver, a)
     cdig = config_digest(frags, a)
-    bdir = w1_dir(src, spec, a)
+    bdir = w1_dir(src, cdig)
     cache.use(bdir)
     os.makedirs(bdir, exist_ok=True)
     with open(os.path.join(src.path, '.kit-lock'), 'w') as lockf:

@@ -18,13 +18,12 @@ library is untouched.
 """
 
 import glob
-import json
 import os
 import re
 import shutil
 import subprocess
 
-from . import cache, kernel, sources
+from . import cache, kernel, results, sources
 from .util import KitError, cache_dir, log, out_dir
 
 LITMUS_DIR = os.path.join(os.path.dirname(os.path.dirname(
@@ -90,8 +89,8 @@ def expected(path):
 
 
 def run():
-    """Check every test; return (rows, failures).  A row: name, the
-    result the test states, herd7's observation, the states, ok."""
+    """Check every test; return its rows: name, the result the test
+    states, herd7's observation, the states, ok."""
     src = kernel.Source()
     lkmm = os.path.join(src.path, 'tools', 'memory-model')
     if not os.path.exists(os.path.join(lkmm, 'scripts', 'checklitmus.sh')):
@@ -104,7 +103,7 @@ def run():
     env = dict(os.environ, PATH=bindir + ':' + os.environ['PATH'],
                LKMM_DESTDIR='', LKMM_TIMEOUT_CMD='timeout 120',
                LKMM_HERD_OPTIONS='-conf linux-kernel.cfg')
-    rows, bad = [], 0
+    rows = []
     tests = sorted(glob.glob(os.path.join(LITMUS_DIR, '*.litmus')))
     if not tests:
         raise KitError(f'{LITMUS_DIR}: no litmus tests')
@@ -124,13 +123,12 @@ def run():
                'ok': r.returncode == 0 and m is not None}
         rows.append(row)
         if not row['ok']:
-            bad += 1
             log(f'litmus {name}: checklitmus.sh exit {r.returncode}:\n'
                 + (r.stdout + r.stderr + out).strip()[-1500:])
     doc = {'source': {'id': src.id, 'version': src.version},
            'herdtools7': open(os.path.join(root(), STAMP)).read().split(),
            'tests': rows}
-    with open(os.path.join(out_dir(), 'results', 'litmus.json'), 'w') as f:
-        json.dump(doc, f, indent=1, sort_keys=True)
-        f.write('\n')
-    return rows, bad
+    rdir = os.path.join(out_dir(), 'results')
+    os.makedirs(rdir, exist_ok=True)
+    results.save(doc, os.path.join(rdir, 'litmus.json'))
+    return rows

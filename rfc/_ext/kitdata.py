@@ -153,6 +153,7 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
         if os.path.basename(old) not in (BENCH, 'timings.json',
                                          'vcpus.json', LITMUS):
             os.unlink(old)
+    from repro.harness import results as run_results
     sources = {}
     models = Models()
     for k in kernels:
@@ -160,7 +161,6 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
         # The verdict under the committed models: a model row changed after
         # the run (a prediction refined by a measurement) is applied here,
         # as make check's compare() applies it.
-        from repro.harness import results as run_results
         run_results.judge(doc, models)
         src = doc.get('source') or {}
         if src.get('version'):

@@ -838,7 +838,8 @@ class KitLitmus(KitDirective):
         doc = json.load(open(path))
         rows = [[t['name'] + '.litmus', t['expected'] or '-',
                  t['observed'] or '-',
-                 f'{t["positive"]} of {t["positive"] + t["negative"]}',
+                 ('-' if t['positive'] is None else
+                  f'{t["positive"]} of {t["positive"] + t["negative"]}'),
                  'ok' if t['ok'] else 'FAIL'] for t in doc['tests']]
         note = para(f'herd7 ({", ".join(doc["herdtools7"])}) with '
                     f'tools/memory-model/linux-kernel.cfg of '
