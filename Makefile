@@ -23,9 +23,10 @@
 #                   KIT_CACHE_KEEP (3) runs did not use, printing each
 #
 # Variables: KERNELS="stock patched" (rows of repro/kernels.tsv), KSRC=,
-# KVER=7.3, KIT_CACHE=~/.cache/shmem-rfc-kit, TIMEOUT=300 (per guest),
-# SCENARIO_TIMEOUT=60 (per reproducer), ACCEL=kvm|tcg, O=build,
-# ARCH=x86_64|arm64 (the guest's; arm64 is cross-built and emulated).
+# KVER=7.3, KIT_CACHE=~/.cache/shmem-rfc-kit, TIMEOUT=900 (per guest),
+# SCENARIO_TIMEOUT=90 (per reproducer; both x3 on KASAN/lockdep kernels),
+# ACCEL=kvm|tcg, O=build, ARCH=x86_64|arm64 (the guest's; arm64 is
+# cross-built and emulated).
 
 O ?= build
 override O := $(abspath $(O))

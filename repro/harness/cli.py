@@ -263,7 +263,7 @@ def host_tsc_khz():
     return None
 
 
-def boot_args(args, extra='', icount=False):
+def boot_args(args, extra='', icount=False, scale=1):
     """The guest's command line.
 
     Under TCG the TSC cannot be calibrated against the PIT, and a tinyconfig
@@ -281,15 +281,17 @@ def boot_args(args, extra='', icount=False):
     # GUEST_ENV="KIT_X=1 ...": the kernel hands parameters it does not
     # know to /init as environment, and the runner to every reproducer.
     env = os.environ.get('GUEST_ENV', '')
-    return (f'hugepages=64 kit.timeout={args.scenario_timeout} {tsc} {env} '
+    return (f'hugepages=64 kit.timeout={args.scenario_timeout * scale} '
+            f'{tsc} {env} '
             f'{extra}').strip()
 
 
 def run_kernel(spec, image, version, entries, initrd, acc, args, kdir):
     """One boot runs every entry; the document of that run."""
+    scale = qemu.time_scale(image)
     with Phase(f'{spec.name}: boot+run'):
-        boot = qemu.boot(image, initrd, kdir, args.timeout, acc=acc,
-                         cmdline=boot_args(args))
+        boot = qemu.boot(image, initrd, kdir, args.timeout * scale, acc=acc,
+                         cmdline=boot_args(args, scale=scale))
     # Whether every vCPU had a host CPU: what the race results are worth.
     boot['host_cpus'] = os.cpu_count()
     boot['guests_at_once'] = guest_jobs()
@@ -332,8 +334,10 @@ def run_crashing(spec, image, version, entries, acc, args, kdir):
         initrd = initramfs.build(runner, [e], os.path.join(
             out_dir(), 'initramfs-one', e['name'] + '.cpio'))
         with Phase(f'{spec.name}: {e["name"]}'):
-            boot = qemu.boot(image, initrd, edir, args.timeout, acc=acc,
-                             cmdline=boot_args(args, 'oops=panic'))
+            scale = qemu.time_scale(image)
+            boot = qemu.boot(image, initrd, edir, args.timeout * scale,
+                             acc=acc, cmdline=boot_args(args, 'oops=panic',
+                                                        scale=scale))
         d = results.collect('', version, None, qemu.read(boot['results']),
                             [e['name']], boot)
         s = d['scenarios'][0]

@@ -156,9 +156,19 @@ def features(image):
     with open(FEATURES_TSV) as f:
         for line in f:
             cols = line.split('#', 1)[0].split('\t')
-            if len(cols) >= 2 and cols[0].strip() in have:
+            if (len(cols) >= 2 and cols[0].strip() in have and
+                    cols[1].strip() not in out):
                 out.append(cols[1].strip())
     return out
+
+
+SLOW_FACTOR = 3
+
+
+def time_scale(image):
+    """How much longer than TIMEOUT and SCENARIO_TIMEOUT a guest of this
+    kernel is given: SLOW_FACTOR for the 'slow' feature (KASAN, lockdep)."""
+    return SLOW_FACTOR if 'slow' in features(image) else 1
 
 
 def disk_args(outdir):
@@ -264,7 +274,7 @@ def boot(image, initrd, outdir, timeout, mem_mb=1024, cmdline='', acc=None,
         'cpus_requested': cpus, 'cpus_online': a['cpus'],
         'features': feats, 'devices': a['devices'],
         'accel': acc, 'accel_reason': why,
-        'seconds': round(elapsed, 2),
+        'seconds': round(elapsed, 2), 'timeout': timeout,
         'init_at': a['init_at'], 'done_at': a['done_at'],
         'console': console, 'results': results,
         'excerpt': a['excerpt'] if status != 'ok' else [],

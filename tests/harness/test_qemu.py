@@ -70,3 +70,24 @@ class TestAnalyse(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestFeatures(unittest.TestCase):
+    """What a guest gets follows the kernel's cached .config."""
+
+    def scale_of(self, options):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, '.config'), 'w') as f:
+                f.write(''.join(f'{o}=y\n' for o in options) +
+                        '# CONFIG_NUMA is not set\n')
+            image = os.path.join(d, 'bzImage')
+            return qemu.features(image), qemu.time_scale(image)
+
+    def test_production_kernel(self):
+        self.assertEqual(self.scale_of(['CONFIG_SHMEM']), ([], 1))
+
+    def test_debug_kernel_is_slow_once(self):
+        feats, scale = self.scale_of(['CONFIG_KASAN', 'CONFIG_PROVE_LOCKING',
+                                      'CONFIG_VIRTIO_BLK'])
+        self.assertEqual(feats, ['disks', 'slow'])
+        self.assertEqual(scale, qemu.SLOW_FACTOR)
