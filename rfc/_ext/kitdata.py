@@ -13,6 +13,7 @@ on a build directory and every number in them can be traced to a run:
     rfc/results/bench.json        make bench, if it was run: {'runs': [doc
                                   per kernel]}, kept from the previous
                                   snapshot when the build has none
+    rfc/results/bench-arm64.json  the same for make bench ARCH=arm64
 
 Machine-local paths (the build directory, the cache, the clone) are
 replaced by names relative to them; kernel versions, the machine
@@ -70,7 +71,7 @@ def run_kernels(results):
     if not os.path.exists(path):
         raise SystemExit(f'{path} not found: run "make repro" first')
     names = []
-    for d in json.load(open(path))['runs']:
+    for d in load_json(path)['runs']:
         prefix = d['kernel'] + '-'
         if not d['label'].startswith(prefix):
             raise SystemExit(f'{path}: label {d["label"]} does not start '
@@ -109,10 +110,25 @@ def kernel_name(doc):
     return label[len(prefix):] if label.startswith(prefix) else label
 
 
-def bench_run(results):
-    """The bench.json of `make bench` in a results directory, or None."""
-    path = os.path.join(results, 'bench', BENCH)
-    return json.load(open(path)) if os.path.exists(path) else None
+def bench_runs(results):
+    """The runs of `make bench` in a results directory, by the snapshot
+    file each goes to: results/bench/ (x86_64) to bench.json,
+    results/bench-<arch>/ to bench-<arch>.json."""
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(results, 'bench*', BENCH))):
+        runs[os.path.basename(os.path.dirname(path)) + '.json'] = \
+            load_json(path)
+    return runs
+
+
+def bench_file(name):
+    """Whether a snapshot file name is one of bench_runs()'."""
+    return re.fullmatch(r'bench(-[a-z0-9_]+)?\.json', name) is not None
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def save(doc, path):
@@ -130,7 +146,7 @@ def snapshot_kernels(results, snap_dir):
         return os.environ['SNAPSHOT_KERNELS'].split()
     index = os.path.join(snap_dir, 'index.json')
     if os.path.exists(index):
-        return json.load(open(index))['kernels']
+        return load_json(index)['kernels']
     return sorted(os.path.basename(os.path.dirname(p)) for p in
                   glob.glob(os.path.join(results, '*', 'results.json'))
                   if os.path.basename(os.path.dirname(p)) != 'host')
@@ -150,14 +166,15 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
     subs = path_subs(results)
     for old in glob.glob(os.path.join(snap_dir, '*.json')) + \
             glob.glob(os.path.join(snap_dir, 'host', '*.json')):
-        if os.path.basename(old) not in (BENCH, 'timings.json',
-                                         'vcpus.json', LITMUS):
+        if (os.path.basename(old) not in ('timings.json', 'vcpus.json',
+                                          LITMUS) and
+                not bench_file(os.path.basename(old))):
             os.unlink(old)
     from repro.harness import results as run_results
     sources = {}
     models = Models()
     for k in kernels:
-        doc = json.load(open(os.path.join(results, k, 'results.json')))
+        doc = load_json(os.path.join(results, k, 'results.json'))
         # The verdict under the committed models: a model row changed after
         # the run (a prediction refined by a measurement) is applied here,
         # as make check's compare() applies it.
@@ -170,7 +187,7 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
     for p in sorted(glob.glob(os.path.join(results, 'host', 'results*.json')),
                     key=len):
         name = os.path.basename(p)
-        save(strip_paths(json.load(open(p)), subs),
+        save(strip_paths(load_json(p), subs),
              os.path.join(snap_dir, 'host', name))
         host.append(name[:-len('.json')])
     save({'kernels': kernels, 'host': host, 'sources': sources},
@@ -181,11 +198,11 @@ def snapshot(out_dir, snap_dir=SNAPSHOT):
     # build, the snapshot keeps the one it has.
     lit = os.path.join(results, LITMUS)
     if os.path.exists(lit):
-        save(json.load(open(lit)), os.path.join(snap_dir, LITMUS))
-    bench = bench_run(results)
-    if bench is not None:
-        save(strip_paths(bench, subs), os.path.join(snap_dir, BENCH))
-        bench = [kernel_name(d) for d in bench['runs']]
+        save(load_json(lit), os.path.join(snap_dir, LITMUS))
+    bench = []
+    for name, run in bench_runs(results).items():
+        save(strip_paths(run, subs), os.path.join(snap_dir, name))
+        bench += [kernel_name(d) for d in run['runs']]
     return kernels, host, bench
 
 
@@ -217,7 +234,7 @@ def save_timings(results, snap_dir):
     each label, where a label says what ran and whether it built."""
     path = os.path.join(results, 'timings.jsonl')
     out = os.path.join(snap_dir, 'timings.json')
-    old = json.load(open(out)) if os.path.exists(out) else {}
+    old = load_json(out) if os.path.exists(out) else {}
     # Labels are recomputed: a record keeps its place however the label of
     # its kind of run is spelt.
     kept = {timing_label(r): r for r in old.values()}
@@ -240,7 +257,7 @@ def snapshot_vcpus(out_dirs, snap_dir=SNAPSHOT):
     for out in out_dirs:
         for p in sorted(glob.glob(os.path.join(out, 'results', '*',
                                                'results.json'))):
-            d = json.load(open(p))
+            d = load_json(p)
             pair = case(d, 'stress-truncate-race/pair') or {}
             mem = case(d, 'stress-truncate-race/memfd') or {}
             b = d.get('boot') or {}
@@ -253,7 +270,7 @@ def snapshot_vcpus(out_dirs, snap_dir=SNAPSHOT):
             })
     path = os.path.join(snap_dir, 'vcpus.json')
     new = {(r['label'], r['vcpus']) for r in rows}
-    kept = [r for r in (json.load(open(path))['runs']
+    kept = [r for r in (load_json(path)['runs']
                         if os.path.exists(path) else [])
             if (r['label'], r['vcpus']) not in new]
     rows = sorted(kept + rows, key=lambda r: (r['label'], r['vcpus'] or 0))
@@ -296,25 +313,29 @@ class Snapshot:
             raise FileNotFoundError(f'{index} not found: make a run and '
                                     f'"make rfc-snapshot"')
         self.dir = snap_dir
-        self.index = json.load(open(index))
+        self.index = load_json(index)
         self.kernels = self.index['kernels']
-        self.docs = {k: json.load(open(os.path.join(snap_dir, k + '.json')))
+        self.docs = {k: load_json(os.path.join(snap_dir, k + '.json'))
                      for k in self.kernels}
-        self.host = {h: json.load(open(os.path.join(snap_dir, 'host',
-                                                    h + '.json')))
+        self.host = {h: load_json(os.path.join(snap_dir, 'host',
+                                                    h + '.json'))
                      for h in self.index.get('host', [])}
         self.models = models or Models()
-        path = os.path.join(snap_dir, BENCH)
-        self.bench = {}
-        if os.path.exists(path):
-            self.bench = {kernel_name(d): d
-                          for d in json.load(open(path))['runs']}
+        # Every bench file's kernels, by name: stock, patched (x86_64),
+        # arm64-stock, arm64-patched; and which file each came from.
+        self.bench, self.bench_files = {}, {}
+        for path in sorted(glob.glob(os.path.join(snap_dir, 'bench*.json'))):
+            if not bench_file(os.path.basename(path)):
+                continue
+            for d in load_json(path)['runs']:
+                self.bench[kernel_name(d)] = d
+                self.bench_files[kernel_name(d)] = path
 
     def files(self):
         return [os.path.join(self.dir, 'index.json')] + \
             [os.path.join(self.dir, k + '.json') for k in self.kernels] + \
             [os.path.join(self.dir, 'host', h + '.json') for h in self.host] + \
-            ([os.path.join(self.dir, BENCH)] if self.bench else [])
+            sorted(set(self.bench_files.values()))
 
     def bench_doc(self, kernel):
         if not self.bench:
@@ -394,18 +415,30 @@ def bench_judged(doc):
 def compare_bench(results, snap):
     """Differences between the build's bench run and the snapshot's; none
     when the build has no bench run (make check does not run it)."""
-    run = bench_run(results)
-    if run is None:
-        return []
-    if not snap.bench:
-        return [f'bench: the build has a run of make bench, the snapshot '
-                f'none (rfc/results/{BENCH})']
+    problems = []
+    for name, run in bench_runs(results).items():
+        want_file = os.path.join(snap.dir, name)
+        if want_file not in snap.bench_files.values():
+            problems.append(f'bench: the build has a run of make bench, the '
+                            f'snapshot none (rfc/results/{name})')
+            continue
+        problems += compare_bench_run(run, snap, want_file)
+    return problems
+
+
+def compare_bench_run(run, snap, want_file):
+    """Differences between one bench run and the snapshot file it goes to."""
     got_docs = {kernel_name(d): d for d in run['runs']}
     problems = []
     for k, d in snap.bench.items():
+        if snap.bench_files[k] != want_file:
+            continue
         if k not in got_docs:
+            arch = os.path.basename(want_file)[len('bench-'):-len('.json')]
+            how = (f'make bench ARCH={arch} KERNELS="... {k[len(arch) + 1:]}"'
+                   if arch else f'make bench KERNELS="... {k}"')
             problems.append(f'bench {k}: in the snapshot but not in the run '
-                            f'(make bench KERNELS="... {k}")')
+                            f'({how})')
             continue
         want, got = bench_judged(d), bench_judged(got_docs[k])
         for key in sorted(set(want) | set(got)):
@@ -513,7 +546,7 @@ def compare(out_dir, snap_dir=SNAPSHOT, require=None):
                                 f'missing)')
             continue
         compared.append(k)
-        run = json.load(open(path))
+        run = load_json(path)
         want = judged(snap.docs[k], models)
         got = judged(run, models)
         # A case the run lacks, or the snapshot lacks, is one line.

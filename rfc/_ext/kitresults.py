@@ -483,7 +483,9 @@ def bench_note(docs):
         how = ('one boot per kernel under TCG: the times are emulated and '
                'only the ratios to the anonymous fault of the same boot '
                'carry over')
-    n += para('From ', lit('make bench'), ' (', lit('rfc/results/bench.json'),
+    files = sorted({os.path.relpath(snap().bench_files[kitdata.kernel_name(d)],
+                                    kitdata.KIT_ROOT) for d in docs})
+    n += para('From ', lit('make bench'), ' (', lit(', '.join(files)),
               ') run on ', when, ': kernels ',
               ', '.join(d['label'] for d in docs), '; machine ',
               f'{m["cpu"]}, {m["cpus"]} CPUs; ', how, '.')
@@ -784,8 +786,7 @@ def kit_bench_role(name, rawtext, text, lineno, inliner, options={},
     except ValueError:
         return role_error(inliner, lineno, rawtext,
                           f'kit-bench: {k} {c} {f}: {v}')
-    inliner.document.settings.env.note_dependency(
-        os.path.join(snap().dir, kitdata.BENCH))
+    inliner.document.settings.env.note_dependency(snap().bench_files[k])
     return [nodes.inline(rawtext, fmt(v), classes=['kit-fact'])], []
 
 

@@ -49,7 +49,8 @@ def main(argv):
         print(f'{snap}: kernels {" ".join(kernels)}'
               + (f'; host {" ".join(host)}' if host else '; no host run')
               + (f'; bench {" ".join(bench)}' if bench else
-                 '; no bench run in the build (bench.json kept as it was)'))
+                 '; no bench run in the build (bench*.json kept as they '
+                 'were)'))
         return 0
     kernels, problems = kitdata.compare(out, require=require)
     for p in problems:
@@ -59,11 +60,11 @@ def main(argv):
               f'{snap}: if the change is intended, "make rfc-snapshot" and '
               f're-read the pages it changes')
         return 1
-    bench = os.path.join(os.path.abspath(out), 'results', 'bench',
-                         kitdata.BENCH)
+    bench = kitdata.bench_runs(os.path.join(os.path.abspath(out),
+                                            'results'))
     print(f'the run matches {snap} for {" ".join(kernels)}'
-          + ('; bench: pages per fault and capacity'
-             if os.path.exists(bench) else '; no bench run to compare'))
+          + (f'; bench ({", ".join(bench)}): pages per fault and capacity'
+             if bench else '; no bench run to compare'))
     return 0
 
 
