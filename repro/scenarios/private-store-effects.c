@@ -64,6 +64,34 @@
  *                       the page-cache page itself, without an event).
  *                       Skipped where userfaultfd or UFFD_FEATURE_MINOR_SHMEM
  *                       is missing.
+ *  sealed-memfd:        a 4-page memfd sealed against writes, growth and
+ *                       shrinking (F_SEAL_WRITE forbids write() and shared
+ *                       writable mappings, not private ones), then a store
+ *                       to page 1 through a writable private mapping, and a
+ *                       word written to page 2 of a read-only private
+ *                       mapping of a traced child with PTRACE_POKEDATA (a
+ *                       debugger's write: FOLL_FORCE, which /proc/pid/mem
+ *                       gives only a tracer under CONFIG_PROC_MEM_FORCE_PTRACE).
+ *                       sealed_pages_per_store and force_pages_per_write,
+ *                       the file's st_blocks growth in pages: 1 on stock
+ *                       (the sealed file grows, charged to the writer), 0
+ *                       with the series; force_reads_back: PTRACE_PEEKDATA
+ *                       reads the word back, 1 on both.
+ *  collapse-memfd:      private stores to the first half of a PMD-sized
+ *                       memfd, then MADV_COLLAPSE of a PMD-aligned shared
+ *                       read-only mapping of it (shmem's sysfs setting does
+ *                       not gate MADV_COLLAPSE).  pmd_filled: 1 if the file
+ *                       then holds the whole PMD range (stock: the
+ *                       left-behind folios are collapsed, the other half
+ *                       filled in), 0 if not (with the series the range is
+ *                       empty: collapse_file() returns SCAN_TRUNCATED);
+ *                       file_pages_after: those pages; collapse_ok: whether
+ *                       madvise() returned 0, for the record only: 6.1
+ *                       collapses the file and still returns EINVAL (from
+ *                       its page-table step after collapse_file(), not
+ *                       traced further);
+ *                       reads_back: the private mapping still holds its
+ *                       stores, 1 on both.  Skipped without THP.
  *
  * Every case also reports file_zero: the file read with pread() holds only
  * zeros, since private stores must never reach it (C8), on any kernel.
@@ -81,15 +109,25 @@
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "kit.h"
 #include "sigbus.h"
 
 #define NR_PAGES	4	/* the small files */
 #define STORE_PAGE	1	/* the hole stored to: page 0 stays a hole */
+#define FORCE_PAGE	2	/* sealed-memfd's forced write */
+#define SEALS		(F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
+#define STOP_WAIT_MS	5000	/* for the traced child to stop */
+#define PMD_SIZE_KNOB	"/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25	/* 6.1's UAPI; glibc 2.36 lacks it */
+#endif
 #define COMMIT_PAGES	4096	/* commit-charge-memfd's stores */
 #define COMMIT_BATCHES	32	/* ... in batches, Committed_AS read between */
 #define COMMIT_AGREE	(COMMIT_BATCHES / 4)	/* batches the fact needs */
@@ -591,6 +629,181 @@ out:
 		close(uffd);
 }
 
+/* --------------------------------------------------------- sealed-memfd */
+
+/*
+ * Write @word at @addr of a child's copy of our address space as a
+ * debugger does, PTRACE_POKEDATA (access_remote_vm() with FOLL_FORCE: a
+ * read-only private mapping takes the write through a COW fault), and read
+ * it back into @back with PTRACE_PEEKDATA.  0, or -1 with errno set.
+ */
+static int poke_child(void *addr, long word, long *back)
+{
+	int status = 0, err = 0, ms;
+	pid_t pid, w = 0;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (!ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+			raise(SIGSTOP);
+		_exit(1);
+	}
+	for (ms = 0; ms < STOP_WAIT_MS && !w; ms += 10) {
+		w = waitpid(pid, &status, WNOHANG | WUNTRACED);
+		if (!w)
+			usleep(10000);
+	}
+	if (w != pid || !WIFSTOPPED(status)) {
+		err = w < 0 ? errno : ECHILD;
+		goto out;
+	}
+	if (ptrace(PTRACE_POKEDATA, pid, addr, (void *)word)) {
+		err = errno;
+		goto out;
+	}
+	errno = 0;
+	*back = ptrace(PTRACE_PEEKDATA, pid, addr, NULL);
+	err = errno;
+out:
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+static void test_sealed(const char *name)
+{
+	size_t ps = kit_page_size(), len = NR_PAGES * ps;
+	long long before, stored, forced;
+	unsigned char *p = MAP_FAILED, *q = MAP_FAILED;
+	long word, back = 0;
+	bool ok = false;
+	int fd;
+
+	fd = memfd_create("private-store-effects", MFD_CLOEXEC |
+			  MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, len) || fcntl(fd, F_ADD_SEALS, SEALS)) {
+		ktap_diag("%s: a sealed memfd: %s", name, strerror(errno));
+		goto out;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	q = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED || q == MAP_FAILED) {
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
+		goto out;
+	}
+	before = kit_file_pages(fd);
+	if (kit_try_store(p + STORE_PAGE * ps, STORE_BYTE)) {
+		ktap_diag("%s: the private store raised SIGBUS", name);
+		goto out;
+	}
+	stored = kit_file_pages(fd);
+	memset(&word, STORE_BYTE, sizeof(word));
+	if (poke_child(q + FORCE_PAGE * ps, word, &back)) {
+		ktap_diag("%s: PTRACE_POKEDATA: %s", name, strerror(errno));
+		goto out;
+	}
+	forced = kit_file_pages(fd);
+	if (before < 0 || stored < 0 || forced < 0) {
+		ktap_diag("%s: fstat: %s", name, strerror(errno));
+		goto out;
+	}
+	ktap_fact("sealed_pages_per_store", "%lld", stored - before);
+	ktap_fact("force_pages_per_write", "%lld", forced - stored);
+	ktap_fact("force_reads_back", "%d", back == word);
+	ok = report_file_zero(name, fd, NR_PAGES);
+out:
+	ktap_result(ok, name);
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	if (q != MAP_FAILED)
+		munmap(q, len);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ------------------------------------------------------- collapse-memfd */
+
+/* A mapping of @len bytes of @fd at an address aligned to @align. */
+static void *map_aligned(int fd, size_t len, size_t align, int prot,
+			 int flags)
+{
+	unsigned char *area, *at;
+
+	area = mmap(NULL, len + align, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
+		return MAP_FAILED;
+	at = (unsigned char *)(((unsigned long)area + align - 1) &
+			       ~(align - 1));
+	if (at > area)
+		munmap(area, at - area);
+	munmap(at + len, area + align - at);
+	return mmap(at, len, prot, flags | MAP_FIXED, fd, 0);
+}
+
+static void test_collapse(const char *name)
+{
+	size_t ps = kit_page_size(), pmd, pages, i;
+	unsigned char *p = NULL, *q = MAP_FAILED;
+	long long after;
+	char value[32];
+	bool ok = false, back = true;
+	int fd = -1, ret, err;
+
+	pmd = kit_knob_read(PMD_SIZE_KNOB, value, sizeof(value)) ? 0 :
+		strtoul(value, NULL, 10);
+	if (!pmd) {
+		ktap_skip(name, "no transparent huge pages (no " PMD_SIZE_KNOB ")");
+		return;
+	}
+	pages = pmd / ps;
+	fd = kit_memfd_create("private-store-effects", pages);
+	if (fd < 0) {
+		ktap_diag("%s: memfd: %s", name, strerror(errno));
+		goto out;
+	}
+	p = kit_map(fd, pages, MAP_PRIVATE);
+	q = map_aligned(fd, pmd, pmd, PROT_READ, MAP_SHARED);
+	if (!p || q == MAP_FAILED) {
+		ktap_diag("%s: mmap: %s", name, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < pages / 2; i++) {
+		if (kit_try_store(p + i * ps, STORE_BYTE)) {
+			ktap_diag("%s: the private store raised SIGBUS", name);
+			goto out;
+		}
+	}
+	ret = madvise(q, pmd, MADV_COLLAPSE);
+	err = errno;
+	after = kit_file_pages(fd);
+	if (after < 0) {
+		ktap_diag("%s: fstat: %s", name, strerror(errno));
+		goto out;
+	}
+	if (ret)
+		ktap_diag("%s: MADV_COLLAPSE: %s", name, strerror(err));
+	/* kit_try_store() stores one byte, at the start of the page. */
+	for (i = 0; i < pages / 2; i++)
+		back &= p[i * ps] == STORE_BYTE;
+	ktap_fact("collapse_ok", "%d", !ret);
+	ktap_fact("file_pages_after", "%lld", after);
+	ktap_fact("pmd_filled", "%d", after == (long long)pages);
+	ktap_fact("reads_back", "%d", back);
+	ok = report_file_zero(name, fd, pages) && back;
+out:
+	ktap_result(ok, name);
+	if (p)
+		munmap(p, pages * ps);
+	if (q != MAP_FAILED)
+		munmap(q, pmd);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* ----------------------------------------------------------------- main */
 
 /**
@@ -610,6 +823,8 @@ static const struct effect_case cases[] = {
 	{ "seek-data-memfd", test_seek_data, false },
 	{ "commit-charge-memfd", test_commit_charge, false },
 	{ "uffd-later-memfd", test_uffd_later, false },
+	{ "sealed-memfd", test_sealed, false },
+	{ "collapse-memfd", test_collapse, false },
 };
 
 int main(void)

@@ -67,6 +67,7 @@ VERDICT_CASES = (
     'stress-truncate-race/pair', 'standalone/memfd',
     'private-store-effects/full-tmpfs',
     'private-store-effects/uffd-later-memfd',
+    'private-store-effects/sealed-memfd',
     'selftest-shmem-private-cow/exit')
 
 

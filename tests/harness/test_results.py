@@ -14,7 +14,6 @@ from unittest import mock
 
 from repro.harness import ktap, results
 from repro.harness.models import Models
-from repro.harness.util import KIT_ROOT
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'golden')
 # Judged documents of real runs (7.3, and a 6.18 host), kept as they were:

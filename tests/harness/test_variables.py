@@ -2,7 +2,6 @@
 """Every make variable the README lists: a wrong value is one line naming
 the variable, the value and what is accepted, exit status 2."""
 
-import os
 import tempfile
 import unittest
 
