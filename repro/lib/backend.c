@@ -39,7 +39,6 @@
 #define KIT_MOUNT_ROOT		"/tmp"
 
 #define NR_HUGEPAGES		"/proc/sys/vm/nr_hugepages"
-#define HPAGE_PMD_SIZE_KNOB	"/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
 
 /* ---------------------------------------------------------------- knobs */
 
@@ -425,12 +424,18 @@ static int create_tmpfs(const char *name, size_t pages)
 	return create_on(&mnt_tmpfs, name, pages * kit_page_size());
 }
 
-static size_t pmd_size(void)
+/**
+ * kit_pmd_size() - the size of a PMD-mapped transparent huge page
+ *
+ * Return: bytes, from ``/sys/kernel/mm/transparent_hugepage/hpage_pmd_size``;
+ * 0 if the kernel has no transparent huge pages.
+ */
+size_t kit_pmd_size(void)
 {
 	char value[32];
 
-	if (kit_knob_read(HPAGE_PMD_SIZE_KNOB, value, sizeof(value)))
-		return 2UL << 20;
+	if (kit_knob_read(KIT_PMD_SIZE_KNOB, value, sizeof(value)))
+		return 0;
 	return strtoul(value, NULL, 10);
 }
 
@@ -442,7 +447,8 @@ static size_t pmd_size(void)
  */
 static int probe_huge_folio(char *why, size_t len)
 {
-	size_t pmd = pmd_size();
+	/* A tmpfs huge= mount without the knob: x86_64's and arm64's size. */
+	size_t pmd = kit_pmd_size() ?: 2UL << 20;
 	struct stat st;
 	int fd, ret = 0;
 

@@ -144,5 +144,8 @@ int kit_hugetlb_reserve(size_t free_pages);
 int kit_knob_read(const char *path, char *buf, size_t len);
 int kit_knob_set(const char *path, const char *value);
 int kit_knob_restore(const char *path);
+/* What kit_pmd_size() reads; a skip names it. */
+#define KIT_PMD_SIZE_KNOB "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+size_t kit_pmd_size(void);
 
 #endif /* KIT_BACKEND_H */

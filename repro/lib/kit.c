@@ -492,6 +492,38 @@ void *kit_map(int fd, size_t pages, int flags)
 }
 
 /**
+ * kit_map_aligned() - map the start of a file at an aligned address
+ * @fd: the file
+ * @len: length of the mapping in bytes
+ * @align: the alignment, a power of two (a PMD size, say)
+ * @prot: mmap() protection
+ * @flags: mmap() flags, MAP_PRIVATE or MAP_SHARED plus any others
+ *
+ * A folio larger than a page is mapped by a PMD only where the virtual
+ * address and the file offset agree in alignment, and the kernel aligns a
+ * shmem mapping for PMD-sized folios only when the mount or the global
+ * control asks for them, never for a per-size control: reserve @len +
+ * @align bytes, keep the aligned @len, map the file there.
+ *
+ * Return: the start of the mapping, or NULL with errno set.
+ */
+void *kit_map_aligned(int fd, size_t len, size_t align, int prot, int flags)
+{
+	char *r, *p;
+
+	r = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	p = (char *)(((unsigned long)r + align - 1) & ~(align - 1));
+	if (p > r)
+		munmap(r, p - r);
+	munmap(p + len, r + align - p);
+	p = mmap(p, len, prot, flags | MAP_FIXED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/**
  * kit_page_equals() - is every byte of a page a given value?
  * @page: start of the page; it must be readable
  * @byte: the value

@@ -55,6 +55,7 @@ long long kit_meminfo_kb(const char *field);
 
 int kit_memfd_create(const char *name, size_t pages);
 void *kit_map(int fd, size_t pages, int flags);
+void *kit_map_aligned(int fd, size_t len, size_t align, int prot, int flags);
 bool kit_page_equals(const void *page, int byte);
 int kit_pread_page_equals(int fd, size_t index, int byte);
 

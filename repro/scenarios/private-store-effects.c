@@ -124,7 +124,6 @@
 #define FORCE_PAGE	2	/* sealed-memfd's forced write */
 #define SEALS		(F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
 #define STOP_WAIT_MS	5000	/* for the traced child to stop */
-#define PMD_SIZE_KNOB	"/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25	/* 6.1's UAPI; glibc 2.36 lacks it */
 #endif
@@ -726,37 +725,17 @@ out:
 
 /* ------------------------------------------------------- collapse-memfd */
 
-/* A mapping of @len bytes of @fd at an address aligned to @align. */
-static void *map_aligned(int fd, size_t len, size_t align, int prot,
-			 int flags)
-{
-	unsigned char *area, *at;
-
-	area = mmap(NULL, len + align, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED)
-		return MAP_FAILED;
-	at = (unsigned char *)(((unsigned long)area + align - 1) &
-			       ~(align - 1));
-	if (at > area)
-		munmap(area, at - area);
-	munmap(at + len, area + align - at);
-	return mmap(at, len, prot, flags | MAP_FIXED, fd, 0);
-}
-
 static void test_collapse(const char *name)
 {
 	size_t ps = kit_page_size(), pmd, pages, i;
-	unsigned char *p = NULL, *q = MAP_FAILED;
+	unsigned char *p = NULL, *q = NULL;
 	long long after;
-	char value[32];
 	bool ok = false, back = true;
 	int fd = -1, ret, err;
 
-	pmd = kit_knob_read(PMD_SIZE_KNOB, value, sizeof(value)) ? 0 :
-		strtoul(value, NULL, 10);
+	pmd = kit_pmd_size();
 	if (!pmd) {
-		ktap_skip(name, "no transparent huge pages (no " PMD_SIZE_KNOB ")");
+		ktap_skip(name, "no transparent huge pages (no " KIT_PMD_SIZE_KNOB ")");
 		return;
 	}
 	pages = pmd / ps;
@@ -766,8 +745,8 @@ static void test_collapse(const char *name)
 		goto out;
 	}
 	p = kit_map(fd, pages, MAP_PRIVATE);
-	q = map_aligned(fd, pmd, pmd, PROT_READ, MAP_SHARED);
-	if (!p || q == MAP_FAILED) {
+	q = kit_map_aligned(fd, pmd, pmd, PROT_READ, MAP_SHARED);
+	if (!p || !q) {
 		ktap_diag("%s: mmap: %s", name, strerror(errno));
 		goto out;
 	}
@@ -798,7 +777,7 @@ out:
 	ktap_result(ok, name);
 	if (p)
 		munmap(p, pages * ps);
-	if (q != MAP_FAILED)
+	if (q)
 		munmap(q, pmd);
 	if (fd >= 0)
 		close(fd);

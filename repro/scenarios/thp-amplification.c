@@ -41,7 +41,6 @@
 
 #define THP_DIR		"/sys/kernel/mm/transparent_hugepage/"
 #define SHMEM_ENABLED	THP_DIR "shmem_enabled"
-#define PMD_SIZE_KNOB	THP_DIR "hpage_pmd_size"
 
 #define STORED		1
 
@@ -61,15 +60,6 @@ static const struct thp_case cases[] = {
 	{ "memfd-mthp2048", &kit_backend_memfd,
 	  THP_DIR "hugepages-2048kB/shmem_enabled", "always", 2048 },
 };
-
-static size_t pmd_size(void)
-{
-	char value[32];
-
-	if (kit_knob_read(PMD_SIZE_KNOB, value, sizeof(value)))
-		return 0;
-	return strtoul(value, NULL, 10);
-}
 
 /* st_blocks of the file in KiB. */
 static long long file_kb(const struct kit_area *a)
@@ -111,28 +101,11 @@ static bool private_page_ok(const unsigned char *p)
 	return true;
 }
 
-/*
- * Map the file at a PMD-aligned address.  A folio larger than a page is
- * mapped, and with per-size controls even allocated, only where the
- * virtual address and the file offset agree in alignment; the kernel
- * aligns a shmem mapping for PMD-sized folios only when the mount or the
- * global control asks for them, never for a per-size control.
- */
+/* Map the file at a PMD-aligned address (see kit_map_aligned()). */
 static void *map_aligned(const struct kit_area *a, int flags, size_t align)
 {
-	size_t len = a->pages * a->page_size;
-	char *r, *p;
-
-	r = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (r == MAP_FAILED)
-		return NULL;
-	p = (char *)(((unsigned long)r + align - 1) & ~(align - 1));
-	if (p > r)
-		munmap(r, p - r);
-	munmap(p + len, r + align - p);
-	p = mmap(p, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, a->fd, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return kit_map_aligned(a->fd, a->pages * a->page_size, align,
+			       PROT_READ | PROT_WRITE, flags);
 }
 
 /*
@@ -276,12 +249,12 @@ int main(void)
 		   "thp-amplification: one private store over a hole where shmem allocates huge folios (C1, C2)");
 	print_knob(THP_DIR "enabled");
 	print_knob(SHMEM_ENABLED);
-	pmd = pmd_size();
+	pmd = kit_pmd_size();
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct thp_case *c = &cases[i];
 
 		if (!pmd) {
-			ktap_skip(c->name, "no transparent huge pages (no " PMD_SIZE_KNOB ")");
+			ktap_skip(c->name, "no transparent huge pages (no " KIT_PMD_SIZE_KNOB ")");
 		} else if (setup[i] > 0) {
 			ktap_skip(c->name, why[i]);
 		} else if (setup[i] < 0) {
