@@ -326,6 +326,7 @@ def run_crashing(spec, image, version, entries, acc, args, kdir):
     reproducer crashes the kernel and how.
     """
     runner = os.path.join(args.bindir, 'runner')
+    scale = qemu.time_scale(image)
     scen, splats, boots = [], [], []
     for e in entries:
         if e['mode'] != 'ktap':
@@ -334,7 +335,6 @@ def run_crashing(spec, image, version, entries, acc, args, kdir):
         initrd = initramfs.build(runner, [e], os.path.join(
             out_dir(), 'initramfs-one', e['name'] + '.cpio'))
         with Phase(f'{spec.name}: {e["name"]}'):
-            scale = qemu.time_scale(image)
             boot = qemu.boot(image, initrd, edir, args.timeout * scale,
                              acc=acc, cmdline=boot_args(args, 'oops=panic',
                                                         scale=scale))

@@ -429,12 +429,13 @@ def compare_bench(results, snap):
 def compare_bench_run(run, snap, want_file):
     """Differences between one bench run and the snapshot file it goes to."""
     got_docs = {kernel_name(d): d for d in run['runs']}
+    # bench-arm64.json: ARCH=arm64, its kernels named arm64-<row>.
+    arch = os.path.basename(want_file)[len('bench-'):-len('.json')]
     problems = []
     for k, d in snap.bench.items():
         if snap.bench_files[k] != want_file:
             continue
         if k not in got_docs:
-            arch = os.path.basename(want_file)[len('bench-'):-len('.json')]
             how = (f'make bench ARCH={arch} KERNELS="... {k[len(arch) + 1:]}"'
                    if arch else f'make bench KERNELS="... {k}"')
             problems.append(f'bench {k}: in the snapshot but not in the run '

@@ -57,7 +57,6 @@ An unknown kernel, case or fact is an error, never an empty cell.
 """
 
 import html
-import json
 import os
 import re
 import sys
@@ -801,7 +800,7 @@ class KitVcpus(KitDirective):
                            'scenarios with VCPUS=2, 4, 8 and "snapshot.py '
                            'vcpus"')
         self.state.document.settings.env.note_dependency(path)
-        runs = json.load(open(path))['runs']
+        runs = kitdata.load_json(path)['runs']
         rows = []
         for r in runs:
             p, st = r['pair'], r['stress']
@@ -836,7 +835,7 @@ class KitLitmus(KitDirective):
             raise KitError(f'no rfc/results/{kitdata.LITMUS}: run "make '
                            f'litmus", then "make rfc-snapshot"')
         self.state.document.settings.env.note_dependency(path)
-        doc = json.load(open(path))
+        doc = kitdata.load_json(path)
         rows = [[t['name'] + '.litmus', t['expected'] or '-',
                  t['observed'] or '-',
                  ('-' if t['positive'] is None else

@@ -17,7 +17,6 @@ kernel-patch/v<KVER>/ are held to the same rule.
 """
 
 import glob
-import json
 import os
 import re
 import sys
@@ -141,7 +140,7 @@ def gen_races(s):
 
 def timings():
     path = os.path.join(kitdata.SNAPSHOT, 'timings.json')
-    return json.load(open(path)) if os.path.exists(path) else {}
+    return kitdata.load_json(path) if os.path.exists(path) else {}
 
 
 def gen_litmus(s):
@@ -150,7 +149,7 @@ def gen_litmus(s):
     if not os.path.exists(path):
         return fence(['no litmus run in the snapshot (make litmus, then '
                       'make rfc-snapshot)'])
-    doc = json.load(open(path))
+    doc = kitdata.load_json(path)
     out = [f'{"test":40} {"stated":10} LKMM']
     for r in doc['tests']:
         out.append(f'{r["name"]:40} {r["expected"] or "-":10} '
@@ -186,7 +185,7 @@ def gen_cache(s):
     path = os.path.join(kitdata.SNAPSHOT, 'cache.json')
     if not os.path.exists(path):
         return fence(['no cache sizes in rfc/results/cache.json yet'])
-    c = json.load(open(path))
+    c = kitdata.load_json(path)
     return fence([f'{k:44} {v}' for k, v in c.items()])
 
 
@@ -239,7 +238,7 @@ def snapshot_numbers(s):
             add(o)
     for f in glob.glob(os.path.join(kitdata.SNAPSHOT, '**', '*.json'),
                        recursive=True):
-        walk(json.load(open(f)))
+        walk(kitdata.load_json(f))
     return nums
 
 
